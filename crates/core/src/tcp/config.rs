@@ -1,0 +1,56 @@
+//! Per-connection tunables, with defaults a modern host would use.
+
+use core::time::Duration;
+
+/// TCP settings shared by every connection of a stack.
+#[derive(Debug, Clone)]
+pub struct TcpConfig {
+    /// Maximum segment lifetime; TIME-WAIT lasts twice this (RFC 9293 MUST-13).
+    pub msl: Duration,
+    /// Send buffer capacity in bytes, allocated on first use.
+    pub send_buffer: usize,
+    /// Receive buffer capacity in bytes, allocated on first use; bounds the advertised window
+    /// and the out-of-order data held.
+    pub recv_buffer: usize,
+    /// Disable Nagle's algorithm on new connections (RFC 9293 MUST-17).
+    pub nodelay: bool,
+    /// How long an ACK may be delayed (RFC 9293 MUST-40: under 0.5 s).
+    pub delayed_ack: Duration,
+    /// RTO before any RTT sample (RFC 6298 §2.1: 1 s).
+    pub initial_rto: Duration,
+    /// Lower bound on the RTO (RFC 6298 §2.4 says 1 s; Linux uses 200 ms).
+    pub min_rto: Duration,
+    /// Upper bound on the RTO after backoff (RFC 6298 §2.5).
+    pub max_rto: Duration,
+    /// How long a SYN may go unanswered before the open fails (R2 for SYNs: RFC 9293 MUST-23
+    /// asks for at least 3 minutes).
+    pub syn_timeout: Duration,
+    /// How long data may go unacknowledged before the connection is aborted (R2, MUST-20).
+    pub data_timeout: Duration,
+    /// Offer window scaling (RFC 7323).
+    pub window_scale: bool,
+    /// Offer SACK (RFC 2018).
+    pub sack: bool,
+    /// Offer timestamps (RFC 7323).
+    pub timestamps: bool,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            msl: Duration::from_secs(30),
+            send_buffer: 256 * 1024,
+            recv_buffer: 256 * 1024,
+            nodelay: false,
+            delayed_ack: Duration::from_millis(40),
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(60),
+            syn_timeout: Duration::from_secs(180),
+            data_timeout: Duration::from_secs(900),
+            window_scale: true,
+            sack: true,
+            timestamps: true,
+        }
+    }
+}
