@@ -1,1 +1,20 @@
-fn main() {}
+//! `synack`: watch HTTP run over a TCP/IP stack of our own.
+
+mod cli;
+mod demo;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return cli::exit_on_parse_error(e),
+    };
+    match cli.command {
+        Command::Demo(args) => demo::main(args),
+    }
+}

@@ -21,8 +21,16 @@ use core::ops::RangeInclusive;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::tcp::{State, TcpConfig};
+
+mod host;
+mod isn;
+mod receive;
+mod timer_queue;
+
 use crate::time::Instant;
 use crate::wire::WireError;
+pub use host::Stack;
+pub(crate) use receive::IcmpError;
 
 /// How a stack is set up.
 #[derive(Debug, Clone)]
@@ -205,162 +213,4 @@ pub struct ConnectionInfo {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub retransmitted_segments: u64,
-}
-
-/// A TCP/IP stack: see the module docs for how to drive it.
-pub struct Stack {
-    _private: (),
-}
-
-impl Stack {
-    /// Creates a stack; `now` is the time origin's current reading.
-    pub fn new(config: StackConfig, now: Instant) -> Stack {
-        let _ = (config, now);
-        todo!("core")
-    }
-
-    // ---- getters ----
-
-    /// What this stack has counted.
-    pub fn counters(&self) -> &Counters {
-        todo!("core")
-    }
-    /// The link MTU.
-    pub fn mtu(&self) -> usize {
-        todo!("core")
-    }
-    /// A socket's state, or `None` for a stale handle.
-    pub fn state(&self, socket: SocketHandle) -> Option<State> {
-        let _ = socket;
-        todo!("core")
-    }
-    /// What a socket can do now (all false for a stale handle).
-    pub fn readiness(&self, socket: SocketHandle) -> Readiness {
-        let _ = socket;
-        todo!("core")
-    }
-    /// Whether `accept` on this listener would return a socket.
-    pub fn listener_ready(&self, listener: ListenerHandle) -> bool {
-        let _ = listener;
-        todo!("core")
-    }
-    /// A connection's details.
-    pub fn info(&self, socket: SocketHandle) -> Option<ConnectionInfo> {
-        let _ = socket;
-        todo!("core")
-    }
-    /// The local address a listener is bound to.
-    pub fn listener_addr(&self, listener: ListenerHandle) -> Option<SocketAddr> {
-        let _ = listener;
-        todo!("core")
-    }
-
-    // ---- inputs ----
-
-    /// An IP packet arrived from the link. Malformed packets are dropped and counted.
-    pub fn receive(&mut self, now: Instant, packet: &[u8]) {
-        let _ = (now, packet);
-        todo!("core")
-    }
-    /// Runs every timer due at or before `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!("core")
-    }
-
-    // ---- commands ----
-
-    /// Listens on `local` (the IP may be unspecified: any of our addresses of that family).
-    pub fn listen(
-        &mut self,
-        local: SocketAddr,
-        backlog: usize,
-    ) -> Result<ListenerHandle, SocketError> {
-        let _ = (local, backlog);
-        todo!("core")
-    }
-    /// Takes an established connection from a listener's queue.
-    pub fn accept(&mut self, listener: ListenerHandle) -> Result<SocketHandle, SocketError> {
-        let _ = listener;
-        todo!("core")
-    }
-    /// Stops listening; connections not yet accepted are reset.
-    pub fn close_listener(&mut self, now: Instant, listener: ListenerHandle) {
-        let _ = (now, listener);
-        todo!("core")
-    }
-    /// Starts an active open to `remote`. With `local` `None`, picks our address of the same
-    /// family and an ephemeral port.
-    pub fn connect(
-        &mut self,
-        now: Instant,
-        remote: SocketAddr,
-        local: Option<SocketAddr>,
-    ) -> Result<SocketHandle, SocketError> {
-        let _ = (now, remote, local);
-        todo!("core")
-    }
-    /// Queues data to send; returns how much was taken (`WouldBlock` when the buffer is full).
-    pub fn send(
-        &mut self,
-        now: Instant,
-        socket: SocketHandle,
-        data: &[u8],
-    ) -> Result<usize, SocketError> {
-        let _ = (now, socket, data);
-        todo!("core")
-    }
-    /// Reads received data in order; `Ok(0)` means the peer has closed its side and all its
-    /// data was read.
-    pub fn recv(
-        &mut self,
-        now: Instant,
-        socket: SocketHandle,
-        buf: &mut [u8],
-    ) -> Result<usize, SocketError> {
-        let _ = (now, socket, buf);
-        todo!("core")
-    }
-    /// Half-close: sends FIN after the queued data; reading goes on until the peer's FIN.
-    pub fn shutdown(&mut self, now: Instant, socket: SocketHandle) -> Result<(), SocketError> {
-        let _ = (now, socket);
-        todo!("core")
-    }
-    /// Releases the handle. Queued data is still sent and the connection closes gracefully;
-    /// if received data was left unread, the connection is reset instead (RFC 9293 SHLD-3).
-    pub fn close(&mut self, now: Instant, socket: SocketHandle) {
-        let _ = (now, socket);
-        todo!("core")
-    }
-    /// Resets the connection (RST) and releases the handle.
-    pub fn abort(&mut self, now: Instant, socket: SocketHandle) {
-        let _ = (now, socket);
-        todo!("core")
-    }
-    /// Switches Nagle's algorithm off (`true`) or on.
-    pub fn set_nodelay(&mut self, socket: SocketHandle, nodelay: bool) {
-        let _ = (socket, nodelay);
-        todo!("core")
-    }
-
-    // ---- outputs ----
-
-    /// Writes the next packet to send into `buf` (at least `mtu()` bytes) and returns its
-    /// length, or `None` when there is nothing to send now.
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        let _ = (now, buf);
-        todo!("core")
-    }
-    /// The next socket or listener whose readiness may have changed.
-    pub fn poll_ready(&mut self) -> Option<Ready> {
-        todo!("core")
-    }
-    /// The next trace event (only with `record_events`).
-    pub fn poll_event(&mut self) -> Option<Event> {
-        todo!("core")
-    }
-    /// When `handle_timeout` should next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!("core")
-    }
 }

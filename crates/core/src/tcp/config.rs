@@ -27,6 +27,9 @@ pub struct TcpConfig {
     pub syn_timeout: Duration,
     /// How long data may go unacknowledged before the connection is aborted (R2, MUST-20).
     pub data_timeout: Duration,
+    /// How long a closed-by-the-application connection waits in FIN-WAIT-2 for the peer's
+    /// FIN before it is dropped (the application can no longer read it anyway).
+    pub orphan_fin_timeout: Duration,
     /// Offer window scaling (RFC 7323).
     pub window_scale: bool,
     /// Offer SACK (RFC 2018).
@@ -48,6 +51,7 @@ impl Default for TcpConfig {
             max_rto: Duration::from_secs(60),
             syn_timeout: Duration::from_secs(180),
             data_timeout: Duration::from_secs(900),
+            orphan_fin_timeout: Duration::from_secs(60),
             window_scale: true,
             sack: true,
             timestamps: true,

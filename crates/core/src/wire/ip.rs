@@ -3,6 +3,8 @@
 use std::net::IpAddr;
 
 use super::WireError;
+use super::ipv4::{self, Ipv4Packet};
+use super::ipv6::{self, Ipv6Packet};
 
 /// IP protocol numbers the stack knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,18 +62,279 @@ impl IpRepr {
         }
     }
 
+    /// The whole packet length: header and upper-layer payload.
+    pub fn buffer_len(&self) -> usize {
+        self.header_len() + self.payload_len
+    }
+
     /// Writes the IP header into the front of `buf` (IPv4 with its checksum; DF set).
     /// `buf` must hold at least `header_len()` bytes. Returns the header length.
+    ///
+    /// Panics if `src` and `dst` are of different families.
     pub fn emit(&self, buf: &mut [u8]) -> usize {
-        let _ = buf;
-        todo!("wire helper")
+        let protocol = u8::from(self.protocol);
+        match (self.src, self.dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                ipv4::emit_header(buf, src, dst, protocol, self.ttl, self.payload_len)
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                ipv6::emit_header(buf, src, dst, protocol, self.ttl, self.payload_len)
+            }
+            _ => panic!("IpRepr::emit: src and dst of different families"),
+        }
     }
 }
 
 /// Parses an IPv4 or IPv6 packet (chosen by its version nibble), verifying the IPv4 header
 /// checksum and skipping IPv6 extension headers. Returns the header and the upper-layer
 /// payload, trimmed to the length the header states (link padding removed).
+///
+/// Fragments are [`WireError::Fragmented`] (no reassembly); a multicast or limited-broadcast
+/// source is [`WireError::BadAddress`]. Never panics.
 pub fn parse_ip(buf: &[u8]) -> Result<(IpRepr, &[u8]), WireError> {
-    let _ = buf;
-    todo!("wire helper")
+    match buf.first().map(|b| b >> 4) {
+        Some(4) => parse_v4(buf),
+        Some(6) => parse_v6(buf),
+        Some(_) => Err(WireError::BadVersion),
+        None => Err(WireError::Truncated),
+    }
+}
+
+fn parse_v4(buf: &[u8]) -> Result<(IpRepr, &[u8]), WireError> {
+    let p = Ipv4Packet::new_checked(buf)?;
+    if !p.verify_checksum() {
+        return Err(WireError::BadChecksum);
+    }
+    if p.is_fragment() {
+        return Err(WireError::Fragmented);
+    }
+    let (src, dst) = (p.src_addr(), p.dst_addr());
+    // RFC 1122 §3.2.1.3: discard datagrams whose source is broadcast or multicast.
+    if src.is_broadcast() || src.is_multicast() {
+        return Err(WireError::BadAddress);
+    }
+    // IP options are skipped unread (RFC 9293 MUST-50: ignore unknown options).
+    let protocol = p.protocol().into();
+    let ttl = p.ttl();
+    let payload = p.into_payload();
+    let repr = IpRepr {
+        src: src.into(),
+        dst: dst.into(),
+        protocol,
+        ttl,
+        payload_len: payload.len(),
+    };
+    Ok((repr, payload))
+}
+
+fn parse_v6(buf: &[u8]) -> Result<(IpRepr, &[u8]), WireError> {
+    let p = Ipv6Packet::new_checked(buf)?;
+    let src = p.src_addr();
+    // RFC 4291 §2.7: multicast addresses must not be used as source addresses.
+    if src.is_multicast() {
+        return Err(WireError::BadAddress);
+    }
+    let (dst, ttl, next_header) = (p.dst_addr(), p.hop_limit(), p.next_header());
+    let (protocol, payload) = ipv6::skip_extension_headers(next_header, p.into_payload())?;
+    let repr = IpRepr {
+        src: src.into(),
+        dst: dst.into(),
+        protocol: protocol.into(),
+        ttl,
+        payload_len: payload.len(),
+    };
+    Ok((repr, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn v4_repr(payload_len: usize) -> IpRepr {
+        IpRepr {
+            src: Ipv4Addr::new(192, 0, 2, 1).into(),
+            dst: Ipv4Addr::new(198, 51, 100, 7).into(),
+            protocol: IpProtocol::Tcp,
+            ttl: 64,
+            payload_len,
+        }
+    }
+
+    fn v6_repr(payload_len: usize) -> IpRepr {
+        IpRepr {
+            src: "2001:db8::1".parse::<Ipv6Addr>().unwrap().into(),
+            dst: "2001:db8::2".parse::<Ipv6Addr>().unwrap().into(),
+            protocol: IpProtocol::Tcp,
+            ttl: 255,
+            payload_len,
+        }
+    }
+
+    fn packet(repr: &IpRepr, payload: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; repr.buffer_len()];
+        let n = repr.emit(&mut buf);
+        buf[n..].copy_from_slice(payload);
+        buf
+    }
+
+    fn refill_v4_checksum(buf: &mut [u8]) {
+        Ipv4Packet::new_unchecked(buf).fill_checksum();
+    }
+
+    #[test]
+    fn protocol_numbers_round_trip() {
+        for v in 0..=255u8 {
+            assert_eq!(u8::from(IpProtocol::from(v)), v);
+        }
+    }
+
+    #[test]
+    fn v4_round_trip() {
+        let r = v4_repr(3);
+        let b = packet(&r, &[1, 2, 3]);
+        assert_eq!(b.len(), 23);
+        assert_eq!(parse_ip(&b), Ok((r, &[1, 2, 3][..])));
+        let p = Ipv4Packet::new_checked(&b[..]).unwrap();
+        assert!(p.dont_frag());
+        assert_eq!(p.ident(), 0);
+    }
+
+    #[test]
+    fn v6_round_trip() {
+        let r = v6_repr(3);
+        let b = packet(&r, &[1, 2, 3]);
+        assert_eq!(b.len(), 43);
+        assert_eq!(parse_ip(&b), Ok((r, &[1, 2, 3][..])));
+    }
+
+    #[test]
+    fn wrong_version_and_empty() {
+        let mut b = packet(&v4_repr(0), &[]);
+        b[0] = 0x55;
+        assert_eq!(parse_ip(&b), Err(WireError::BadVersion));
+        assert_eq!(parse_ip(&[]), Err(WireError::Truncated));
+        assert_eq!(parse_ip(&[0x45, 0, 0]), Err(WireError::Truncated));
+        assert_eq!(parse_ip(&[0x60; 39]), Err(WireError::Truncated));
+    }
+
+    #[test]
+    fn v4_bad_checksum() {
+        let mut b = packet(&v4_repr(0), &[]);
+        b[8] -= 1; // a router decremented TTL without fixing the checksum
+        assert_eq!(parse_ip(&b), Err(WireError::BadChecksum));
+    }
+
+    #[test]
+    fn v4_options_skipped() {
+        let r = v4_repr(2);
+        let plain = packet(&r, &[7, 8]);
+        // Insert 8 bytes of options: NOP, timestamp-ish unknown option, EOL.
+        let mut b = plain[..20].to_vec();
+        b.extend_from_slice(&[1, 0x44, 4, 5, 0, 0, 0, 0]);
+        b.extend_from_slice(&[7, 8]);
+        b[0] = 0x47;
+        b[3] = 30;
+        refill_v4_checksum(&mut b);
+        assert_eq!(parse_ip(&b), Ok((r, &[7, 8][..])));
+    }
+
+    #[test]
+    fn link_padding_trimmed() {
+        for r in [v4_repr(2), v6_repr(2)] {
+            let mut b = packet(&r, &[7, 8]);
+            b.extend_from_slice(&[0xee; 17]);
+            assert_eq!(parse_ip(&b), Ok((r, &[7, 8][..])));
+        }
+    }
+
+    #[test]
+    fn total_length_inconsistent() {
+        let mut b = packet(&v4_repr(2), &[7, 8]);
+        b[3] = 23;
+        refill_v4_checksum(&mut b);
+        assert_eq!(parse_ip(&b), Err(WireError::Truncated));
+        b[3] = 16;
+        refill_v4_checksum(&mut b);
+        assert_eq!(parse_ip(&b), Err(WireError::BadHeaderLength));
+        let b6 = packet(&v6_repr(2), &[7, 8]);
+        assert_eq!(parse_ip(&b6[..41]), Err(WireError::Truncated));
+    }
+
+    #[test]
+    fn v4_fragments_rejected() {
+        for (df, mf, offset) in [(false, true, 0), (false, false, 8), (true, false, 1480)] {
+            let mut b = packet(&v4_repr(2), &[7, 8]);
+            let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
+            p.set_frag(df, mf, offset);
+            p.fill_checksum();
+            assert_eq!(
+                parse_ip(&b),
+                Err(WireError::Fragmented),
+                "{df} {mf} {offset}"
+            );
+        }
+    }
+
+    #[test]
+    fn v6_extension_chain() {
+        let r = v6_repr(2);
+        let mut ext = vec![60, 0, 1, 4, 0, 0, 0, 0]; // Hop-by-Hop, PadN
+        ext.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]); // Destination Options, PadN
+        ext.extend_from_slice(&[7, 8]);
+        let outer = IpRepr {
+            protocol: IpProtocol::Other(0),
+            payload_len: ext.len(),
+            ..r
+        };
+        let b = packet(&outer, &ext);
+        assert_eq!(parse_ip(&b), Ok((r, &[7, 8][..])));
+    }
+
+    #[test]
+    fn v6_fragment_and_bad_chain() {
+        let r = v6_repr(10);
+        let frag = [6, 0, 0, 1, 0, 0, 0, 42, 7, 8]; // first fragment: M set
+        let b = packet(
+            &IpRepr {
+                protocol: IpProtocol::Other(44),
+                ..r
+            },
+            &frag,
+        );
+        assert_eq!(parse_ip(&b), Err(WireError::Fragmented));
+        let short = [6, 1, 1, 4, 0, 0, 0, 0, 7, 8]; // claims 16 bytes
+        let b = packet(
+            &IpRepr {
+                protocol: IpProtocol::Other(60),
+                ..r
+            },
+            &short,
+        );
+        assert_eq!(parse_ip(&b), Err(WireError::BadExtensionHeader));
+    }
+
+    #[test]
+    fn v6_no_next_header() {
+        let r = IpRepr {
+            protocol: IpProtocol::Other(59),
+            ..v6_repr(4)
+        };
+        let b = packet(&r, &[1, 2, 3, 4]);
+        let (parsed, payload) = parse_ip(&b).unwrap();
+        assert_eq!(parsed.protocol, IpProtocol::Other(59));
+        assert!(payload.is_empty());
+    }
+
+    #[test]
+    fn multicast_or_broadcast_source() {
+        let mut r = v4_repr(0);
+        for src in [Ipv4Addr::BROADCAST, Ipv4Addr::new(224, 0, 0, 1)] {
+            r.src = src.into();
+            assert_eq!(parse_ip(&packet(&r, &[])), Err(WireError::BadAddress));
+        }
+        let mut r = v6_repr(0);
+        r.src = "ff02::1".parse::<Ipv6Addr>().unwrap().into();
+        assert_eq!(parse_ip(&packet(&r, &[])), Err(WireError::BadAddress));
+    }
 }

@@ -1,0 +1,93 @@
+//! The command line: subcommands and their options.
+
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit status for a command line that could not be used (as clap uses it).
+pub const USAGE_ERROR: u8 = 2;
+
+/// Watch HTTP run over a TCP/IP stack of our own.
+#[derive(Debug, Parser)]
+#[command(name = "synack", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run HTTP between a client and a server on two synack stacks in this process, joined by
+    /// an in-memory link, and draw every segment.
+    Demo(DemoArgs),
+}
+
+/// Options of `synack demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Protocol on top of TCP (https comes with TLS support).
+    #[arg(long, value_enum, default_value_t = Scheme::Http)]
+    pub scheme: Scheme,
+    /// Write JSON lines (docs/trace-format.md) instead of the ladder.
+    #[arg(long)]
+    pub json: bool,
+    /// Use IPv6: client fd00::1, server [fd00::2]:80.
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Size of each response body in bytes.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub body_bytes: u64,
+    /// Size of a request body in bytes: 0 sends GET, more sends POST (verified by the server).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub upload_bytes: u64,
+    /// Requests in a row on one keep-alive connection.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub requests: u32,
+    /// Which side starts the 4-way handshake after the last response.
+    #[arg(long, value_enum, default_value_t = Closer::Client)]
+    pub close: Closer,
+    /// Seeds every random choice (ISNs, ephemeral ports): same seed, same segments.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Link MTU in bytes: 576..=65535 for IPv4, 1280..=65535 for IPv6.
+    #[arg(long, value_name = "N", default_value_t = 1500)]
+    pub mtu: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+/// The side that closes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Closer {
+    Client,
+    Server,
+}
+
+/// Prints help or version as clap does; any other parse error as one line on stderr.
+pub fn exit_on_parse_error(e: clap::Error) -> ExitCode {
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return ExitCode::from(USAGE_ERROR);
+    }
+    // clap's own rendering spans several lines (usage, tips); keep the error and any list
+    // of possible values on one line.
+    let rendered = e.to_string();
+    let mut lines = rendered.lines().map(str::trim);
+    let first = lines.next().unwrap_or("invalid command line");
+    let mut message = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    for values in lines.filter(|l| l.starts_with("[possible values")) {
+        message = format!("{message} {values}");
+    }
+    eprintln!("synack: {message} (see synack --help)");
+    ExitCode::from(USAGE_ERROR)
+}

@@ -1,0 +1,792 @@
+//! The `Stack`: the socket table, listeners, and the output queues a driver polls.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use foldhash::fast::FixedState;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use super::isn::Secrets;
+use super::timer_queue::TimerQueue;
+use super::{
+    ConnectionInfo, Counters, Event, ListenerHandle, Readiness, Ready, SocketError, SocketHandle,
+    StackConfig,
+};
+use crate::tcp::{Connection, Ctx, Endpoints, State};
+use crate::time::Instant;
+use crate::wire::{IpProtocol, IpRepr, TcpFlags, TcpOptions, TcpRepr};
+
+/// Control packets waiting to go out, beyond which more are dropped (a cheap rate limit on
+/// RSTs and echo replies).
+const MAX_CONTROL: usize = 64;
+
+/// A TCP/IP stack: see the module docs for how to drive it.
+pub struct Stack {
+    pub(super) config: StackConfig,
+    pub(super) now: Instant,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) secrets: Secrets,
+    pub(super) sockets: Vec<Slot<SocketEntry>>,
+    pub(super) free_sockets: Vec<u32>,
+    pub(super) demux: HashMap<(SocketAddr, SocketAddr), SocketHandle, FixedState>,
+    pub(super) listeners: Vec<Slot<Listener>>,
+    pub(super) free_listeners: Vec<u32>,
+    pub(super) listen_map: HashMap<SocketAddr, ListenerHandle, FixedState>,
+    pub(super) timers: TimerQueue,
+    pub(super) transmit_queue: VecDeque<SocketHandle>,
+    pub(super) ready_queue: VecDeque<Ready>,
+    pub(super) control: VecDeque<Control>,
+    pub(super) events: VecDeque<Event>,
+    pub(super) counters: Counters,
+}
+
+/// A slab slot: the generation changes whenever the slot is reused, so stale handles miss.
+pub(super) struct Slot<T> {
+    generation: u32,
+    value: Option<T>,
+}
+
+pub(super) struct SocketEntry {
+    pub(super) conn: Connection,
+    /// The listener whose accept queue this connection waits for, until accepted.
+    pub(super) listener: Option<ListenerHandle>,
+    /// Waiting in the listener's accept queue (established, not yet accepted).
+    pub(super) queued_for_accept: bool,
+    in_transmit_queue: bool,
+    in_ready_queue: bool,
+    last_readiness: Readiness,
+    /// The earliest deadline filed in the timer queue for this socket.
+    scheduled: Option<Instant>,
+    in_demux: bool,
+}
+
+pub(super) struct Listener {
+    pub(super) local: SocketAddr,
+    pub(super) backlog: usize,
+    /// Connections that belong to this listener and were not accepted yet (SYN-RECEIVED
+    /// included): counted against the backlog.
+    pub(super) children: usize,
+    pub(super) accept_queue: VecDeque<SocketHandle>,
+    in_ready_queue: bool,
+}
+
+/// A packet the stack itself answers with, outside any connection.
+pub(super) enum Control {
+    /// RFC 9293 §3.10.7.1: the reply to a segment for no connection.
+    Rst {
+        local: SocketAddr,
+        remote: SocketAddr,
+        seq: u32,
+        ack: Option<u32>,
+    },
+    /// An echo reply (ICMPv4 or ICMPv6, by address family).
+    EchoReply {
+        src: IpAddr,
+        dst: IpAddr,
+        ident: u16,
+        seq_no: u16,
+        data: Vec<u8>,
+    },
+}
+
+impl Stack {
+    /// Creates a stack; `now` is the time origin's current reading.
+    pub fn new(config: StackConfig, now: Instant) -> Stack {
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let secrets = Secrets::new(
+            (rng.next_u64(), rng.next_u64()),
+            (rng.next_u64(), rng.next_u64()),
+        );
+        let hasher = FixedState::with_seed(rng.next_u64());
+        Stack {
+            config,
+            now,
+            rng,
+            secrets,
+            sockets: Vec::new(),
+            free_sockets: Vec::new(),
+            demux: HashMap::with_hasher(hasher.clone()),
+            listeners: Vec::new(),
+            free_listeners: Vec::new(),
+            listen_map: HashMap::with_hasher(hasher),
+            timers: TimerQueue::default(),
+            transmit_queue: VecDeque::new(),
+            ready_queue: VecDeque::new(),
+            control: VecDeque::new(),
+            events: VecDeque::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    // ---- getters ----
+
+    /// What this stack has counted.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The link MTU.
+    pub fn mtu(&self) -> usize {
+        self.config.mtu
+    }
+
+    /// The stack's configuration.
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+
+    /// A socket's state, or `None` for a stale handle.
+    pub fn state(&self, socket: SocketHandle) -> Option<State> {
+        self.entry(socket).map(|e| e.conn.state())
+    }
+
+    /// What a socket can do now (all false for a stale handle).
+    pub fn readiness(&self, socket: SocketHandle) -> Readiness {
+        self.entry(socket)
+            .map(|e| e.conn.readiness())
+            .unwrap_or_default()
+    }
+
+    /// Whether `accept` on this listener would return a socket.
+    pub fn listener_ready(&self, listener: ListenerHandle) -> bool {
+        self.listener(listener)
+            .is_some_and(|l| !l.accept_queue.is_empty())
+    }
+
+    /// A connection's details.
+    pub fn info(&self, socket: SocketHandle) -> Option<ConnectionInfo> {
+        self.entry(socket).map(|e| e.conn.info())
+    }
+
+    /// The local address a listener is bound to.
+    pub fn listener_addr(&self, listener: ListenerHandle) -> Option<SocketAddr> {
+        self.listener(listener).map(|l| l.local)
+    }
+
+    /// Live connections, in any state (TIME-WAIT included).
+    pub fn connection_count(&self) -> usize {
+        self.sockets.len() - self.free_sockets.len()
+    }
+
+    // ---- inputs ----
+
+    /// Runs every timer due at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+        while let Some((at, socket)) = self.timers.pop_due(self.now) {
+            let Some(entry) = self.entry_mut(socket) else {
+                continue;
+            };
+            if entry.scheduled == Some(at) {
+                entry.scheduled = None;
+            }
+            self.with_conn(socket, |conn, ctx| conn.on_timeout(ctx));
+            self.touch(socket);
+        }
+    }
+
+    // ---- commands ----
+
+    /// Listens on `local` (the IP may be unspecified: any of our addresses of that family).
+    /// Several listeners may share a port on different addresses (MUST-42).
+    pub fn listen(
+        &mut self,
+        local: SocketAddr,
+        backlog: usize,
+    ) -> Result<ListenerHandle, SocketError> {
+        if !local.ip().is_unspecified() && !self.config.addrs.contains(&local.ip()) {
+            return Err(SocketError::AddrNotAvailable);
+        }
+        if local.port() == 0 {
+            return Err(SocketError::InvalidAddress);
+        }
+        if self.listen_map.contains_key(&local) {
+            return Err(SocketError::AddrInUse);
+        }
+        let listener = Listener {
+            local,
+            backlog: backlog.max(1),
+            children: 0,
+            accept_queue: VecDeque::new(),
+            in_ready_queue: false,
+        };
+        let (index, generation) = insert(&mut self.listeners, &mut self.free_listeners, listener);
+        let handle = ListenerHandle { index, generation };
+        self.listen_map.insert(local, handle);
+        Ok(handle)
+    }
+
+    /// Takes an established connection from a listener's queue.
+    pub fn accept(&mut self, listener: ListenerHandle) -> Result<SocketHandle, SocketError> {
+        let l = self
+            .listener_mut(listener)
+            .ok_or(SocketError::InvalidHandle)?;
+        let socket = l.accept_queue.pop_front().ok_or(SocketError::WouldBlock)?;
+        l.children -= 1;
+        if let Some(entry) = self.entry_mut(socket) {
+            entry.listener = None;
+            entry.queued_for_accept = false;
+            entry.last_readiness = Readiness::default();
+        }
+        self.touch(socket);
+        Ok(socket)
+    }
+
+    /// Stops listening; connections not yet accepted are reset.
+    pub fn close_listener(&mut self, now: Instant, listener: ListenerHandle) {
+        self.advance(now);
+        let Some(l) = remove(
+            &mut self.listeners,
+            &mut self.free_listeners,
+            listener.index,
+            listener.generation,
+        ) else {
+            return;
+        };
+        self.listen_map.remove(&l.local);
+        // Embryonic children find their listener gone when next touched (see `touch`).
+        for socket in l.accept_queue {
+            if let Some(entry) = self.entry_mut(socket) {
+                entry.listener = None;
+            }
+            self.with_conn(socket, |conn, ctx| {
+                conn.abort(ctx);
+                conn.release(ctx);
+            });
+            self.touch(socket);
+        }
+    }
+
+    /// Starts an active open to `remote`. With `local` `None`, picks our address of the same
+    /// family and an ephemeral port.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+    ) -> Result<SocketHandle, SocketError> {
+        self.advance(now);
+        // MUST-46: no OPEN to a broadcast, multicast or unspecified address.
+        if !is_unicast(remote.ip()) || remote.port() == 0 {
+            return Err(SocketError::InvalidAddress);
+        }
+        let local_ip = match local {
+            Some(l) if !l.ip().is_unspecified() => {
+                if !self.config.addrs.contains(&l.ip()) {
+                    return Err(SocketError::AddrNotAvailable);
+                }
+                l.ip()
+            }
+            _ => self
+                .config
+                .addrs
+                .iter()
+                .copied()
+                .find(|a| a.is_ipv4() == remote.is_ipv4())
+                .ok_or(SocketError::AddrNotAvailable)?,
+        };
+        if local_ip.is_ipv4() != remote.is_ipv4() {
+            return Err(SocketError::AddrNotAvailable);
+        }
+        let local = match local.map(|l| l.port()).filter(|&p| p != 0) {
+            Some(port) => {
+                let local = SocketAddr::new(local_ip, port);
+                if self.demux.contains_key(&(local, remote)) {
+                    return Err(SocketError::AddrInUse);
+                }
+                local
+            }
+            None => self.ephemeral(local_ip, remote)?,
+        };
+        let socket = self.insert_connection(local, remote, |ctx, ep| Connection::connect(ctx, ep));
+        Ok(socket)
+    }
+
+    /// Queues data to send; returns how much was taken (`WouldBlock` when the buffer is full).
+    pub fn send(
+        &mut self,
+        now: Instant,
+        socket: SocketHandle,
+        data: &[u8],
+    ) -> Result<usize, SocketError> {
+        self.advance(now);
+        let entry = self.entry_mut(socket).ok_or(SocketError::InvalidHandle)?;
+        let result = entry.conn.send(data);
+        if matches!(result, Ok(n) if n > 0) {
+            self.touch(socket);
+        }
+        result
+    }
+
+    /// Reads received data in order; `Ok(0)` means the peer has closed its side and all its
+    /// data was read.
+    pub fn recv(
+        &mut self,
+        now: Instant,
+        socket: SocketHandle,
+        buf: &mut [u8],
+    ) -> Result<usize, SocketError> {
+        self.advance(now);
+        let entry = self.entry_mut(socket).ok_or(SocketError::InvalidHandle)?;
+        let result = entry.conn.recv(buf);
+        if matches!(result, Ok(n) if n > 0) {
+            self.touch(socket);
+        }
+        result
+    }
+
+    /// Half-close: sends FIN after the queued data; reading goes on until the peer's FIN.
+    pub fn shutdown(&mut self, now: Instant, socket: SocketHandle) -> Result<(), SocketError> {
+        self.advance(now);
+        let result = self
+            .with_conn(socket, |conn, ctx| conn.shutdown(ctx))
+            .ok_or(SocketError::InvalidHandle)?;
+        self.touch(socket);
+        result
+    }
+
+    /// Releases the handle. Queued data is still sent and the connection closes gracefully;
+    /// if received data was left unread, the connection is reset instead (RFC 9293 SHLD-3).
+    pub fn close(&mut self, now: Instant, socket: SocketHandle) {
+        self.advance(now);
+        self.with_conn(socket, |conn, ctx| conn.release(ctx));
+        self.touch(socket);
+    }
+
+    /// Resets the connection (RST) and releases the handle.
+    pub fn abort(&mut self, now: Instant, socket: SocketHandle) {
+        self.advance(now);
+        self.with_conn(socket, |conn, ctx| {
+            conn.abort(ctx);
+            conn.release(ctx);
+        });
+        self.touch(socket);
+    }
+
+    /// Switches Nagle's algorithm off (`true`) or on (MUST-17).
+    pub fn set_nodelay(&mut self, socket: SocketHandle, nodelay: bool) {
+        if let Some(entry) = self.entry_mut(socket) {
+            entry.conn.set_nodelay(nodelay);
+        }
+        self.touch(socket);
+    }
+
+    // ---- outputs ----
+
+    /// Writes the next packet to send into `buf` (at least `mtu()` bytes) and returns its
+    /// length, or `None` when there is nothing to send now.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.advance(now);
+        let mtu = self.config.mtu.min(buf.len());
+        let buf = &mut buf[..mtu];
+        if let Some(control) = self.control.pop_front() {
+            return Some(self.emit_control(control, buf));
+        }
+        while let Some(socket) = self.transmit_queue.pop_front() {
+            let Some(entry) = self.entry_mut(socket) else {
+                continue;
+            };
+            entry.in_transmit_queue = false;
+            let (local, remote) = (entry.conn.local(), entry.conn.remote());
+            let ip = IpRepr {
+                src: local.ip(),
+                dst: remote.ip(),
+                protocol: IpProtocol::Tcp,
+                ttl: self.config.ttl,
+                payload_len: 0,
+            };
+            let header = ip.header_len();
+            let sent = self
+                .with_conn(socket, |conn, ctx| {
+                    conn.poll_transmit(ctx, &mut buf[header..])
+                })
+                .flatten();
+            // Re-file the socket: its timers and state moved, and if it sent, it may have more.
+            self.refile(socket, sent.is_some());
+            if let Some(len) = sent {
+                IpRepr {
+                    payload_len: len,
+                    ..ip
+                }
+                .emit(buf);
+                self.counters.packets_out += 1;
+                return Some(header + len);
+            }
+        }
+        None
+    }
+
+    /// The next socket or listener whose readiness may have changed.
+    pub fn poll_ready(&mut self) -> Option<Ready> {
+        let ready = self.ready_queue.pop_front()?;
+        match ready {
+            Ready::Socket(s) => {
+                if let Some(e) = self.entry_mut(s) {
+                    e.in_ready_queue = false;
+                }
+            }
+            Ready::Listener(l) => {
+                if let Some(l) = self.listener_mut(l) {
+                    l.in_ready_queue = false;
+                }
+            }
+        }
+        Some(ready)
+    }
+
+    /// The next trace event (only with `record_events`).
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek()
+    }
+
+    // ---- internals ----
+
+    /// Time never goes backwards.
+    pub(super) fn advance(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+    }
+
+    pub(super) fn entry(&self, socket: SocketHandle) -> Option<&SocketEntry> {
+        let slot = self.sockets.get(socket.index as usize)?;
+        if slot.generation != socket.generation {
+            return None;
+        }
+        slot.value.as_ref()
+    }
+
+    pub(super) fn entry_mut(&mut self, socket: SocketHandle) -> Option<&mut SocketEntry> {
+        let slot = self.sockets.get_mut(socket.index as usize)?;
+        if slot.generation != socket.generation {
+            return None;
+        }
+        slot.value.as_mut()
+    }
+
+    pub(super) fn listener(&self, listener: ListenerHandle) -> Option<&Listener> {
+        let slot = self.listeners.get(listener.index as usize)?;
+        if slot.generation != listener.generation {
+            return None;
+        }
+        slot.value.as_ref()
+    }
+
+    pub(super) fn listener_mut(&mut self, listener: ListenerHandle) -> Option<&mut Listener> {
+        let slot = self.listeners.get_mut(listener.index as usize)?;
+        if slot.generation != listener.generation {
+            return None;
+        }
+        slot.value.as_mut()
+    }
+
+    /// Runs `f` on a connection with a context borrowed from the stack's other fields.
+    pub(super) fn with_conn<R>(
+        &mut self,
+        socket: SocketHandle,
+        f: impl FnOnce(&mut Connection, &mut Ctx<'_>) -> R,
+    ) -> Option<R> {
+        let slot = self.sockets.get_mut(socket.index as usize)?;
+        if slot.generation != socket.generation {
+            return None;
+        }
+        let entry = slot.value.as_mut()?;
+        let mut ctx = Ctx {
+            now: self.now,
+            config: &self.config.tcp,
+            counters: &mut self.counters,
+            events: if self.config.record_events {
+                Some(&mut self.events)
+            } else {
+                None
+            },
+        };
+        Some(f(&mut entry.conn, &mut ctx))
+    }
+
+    /// Creates a connection, files it in the demultiplexer, and queues its first segment.
+    pub(super) fn insert_connection(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        make: impl FnOnce(&mut Ctx<'_>, Endpoints) -> Connection,
+    ) -> SocketHandle {
+        let (index, generation) = reserve(&mut self.sockets, &mut self.free_sockets);
+        let socket = SocketHandle { index, generation };
+        let header = if remote.is_ipv4() { 20 + 20 } else { 40 + 20 };
+        let ep = Endpoints {
+            handle: socket,
+            local,
+            remote,
+            iss: self.secrets.isn(self.now, local, remote),
+            ts_offset: self.secrets.ts_offset(local, remote),
+            link_mss: self.config.mtu.saturating_sub(header).max(64),
+        };
+        let mut ctx = Ctx {
+            now: self.now,
+            config: &self.config.tcp,
+            counters: &mut self.counters,
+            events: if self.config.record_events {
+                Some(&mut self.events)
+            } else {
+                None
+            },
+        };
+        let conn = make(&mut ctx, ep);
+        self.sockets[index as usize].value = Some(SocketEntry {
+            conn,
+            listener: None,
+            queued_for_accept: false,
+            in_transmit_queue: false,
+            in_ready_queue: false,
+            last_readiness: Readiness::default(),
+            scheduled: None,
+            in_demux: true,
+        });
+        self.demux.insert((local, remote), socket);
+        self.touch(socket);
+        socket
+    }
+
+    /// After anything happened to a socket: queue it for transmission, file its next
+    /// deadline, report changed readiness, move it along its listener's queues, and reclaim
+    /// it when it is finished.
+    pub(super) fn touch(&mut self, socket: SocketHandle) {
+        self.refile(socket, true);
+    }
+
+    /// `touch`, optionally without queueing the socket for transmission (it just said it has
+    /// nothing to send).
+    fn refile(&mut self, socket: SocketHandle, queue_transmit: bool) {
+        let Some(slot) = self.sockets.get_mut(socket.index as usize) else {
+            return;
+        };
+        if slot.generation != socket.generation {
+            return;
+        }
+        let Some(entry) = slot.value.as_mut() else {
+            return;
+        };
+
+        if queue_transmit && !entry.in_transmit_queue {
+            entry.in_transmit_queue = true;
+            self.transmit_queue.push_back(socket);
+        }
+        if let Some(at) = entry.conn.poll_timeout() {
+            if entry.scheduled.is_none_or(|s| at < s) {
+                entry.scheduled = Some(at);
+                self.timers.push(at, socket);
+            }
+        }
+        let state = entry.conn.state();
+
+        if let Some(lh) = entry.listener {
+            let listener_alive = self
+                .listeners
+                .get(lh.index as usize)
+                .is_some_and(|s| s.generation == lh.generation && s.value.is_some());
+            if !listener_alive {
+                // Its listener closed before the handshake finished: reset it.
+                entry.listener = None;
+                let mut ctx = Ctx {
+                    now: self.now,
+                    config: &self.config.tcp,
+                    counters: &mut self.counters,
+                    events: if self.config.record_events {
+                        Some(&mut self.events)
+                    } else {
+                        None
+                    },
+                };
+                entry.conn.abort(&mut ctx);
+                entry.conn.release(&mut ctx);
+            } else if state == State::Closed {
+                // Reset or timed out before anyone accepted it.
+                entry.listener = None;
+                entry.conn.release_quietly();
+                let queued = entry.queued_for_accept;
+                if let Some(l) = self.listeners[lh.index as usize].value.as_mut() {
+                    l.children -= 1;
+                    if queued {
+                        l.accept_queue.retain(|&s| s != socket);
+                    }
+                }
+            } else if state.is_synchronized() && !entry.queued_for_accept {
+                entry.queued_for_accept = true;
+                if let Some(l) = self.listeners[lh.index as usize].value.as_mut() {
+                    l.accept_queue.push_back(socket);
+                    if !l.in_ready_queue {
+                        l.in_ready_queue = true;
+                        self.ready_queue.push_back(Ready::Listener(lh));
+                    }
+                }
+            }
+        } else {
+            let readiness = entry.conn.readiness();
+            if readiness != entry.last_readiness && !entry.conn.is_released() {
+                entry.last_readiness = readiness;
+                if !entry.in_ready_queue {
+                    entry.in_ready_queue = true;
+                    self.ready_queue.push_back(Ready::Socket(socket));
+                }
+            }
+        }
+
+        let entry = slot_entry(&mut self.sockets, socket);
+        if entry.conn.state() == State::Closed && entry.in_demux {
+            entry.in_demux = false;
+            let key = (entry.conn.local(), entry.conn.remote());
+            if self.demux.get(&key) == Some(&socket) {
+                self.demux.remove(&key);
+            }
+        }
+        if entry.conn.is_finished() {
+            remove(
+                &mut self.sockets,
+                &mut self.free_sockets,
+                socket.index,
+                socket.generation,
+            );
+        }
+    }
+
+    /// Picks a free ephemeral port for `local_ip` towards `remote`.
+    fn ephemeral(
+        &mut self,
+        local_ip: IpAddr,
+        remote: SocketAddr,
+    ) -> Result<SocketAddr, SocketError> {
+        let range = self.config.ephemeral_ports.clone();
+        let count = u32::from(*range.end()) - u32::from(*range.start()) + 1;
+        let start = self
+            .secrets
+            .port_offset(local_ip, remote)
+            .wrapping_add(self.rng.next_u32());
+        for i in 0..count {
+            let port = *range.start() as u32 + (start.wrapping_add(i) % count);
+            let local = SocketAddr::new(local_ip, port as u16);
+            if !self.demux.contains_key(&(local, remote)) && !self.listen_map.contains_key(&local) {
+                return Ok(local);
+            }
+        }
+        Err(SocketError::PortsExhausted)
+    }
+
+    /// Queues a control packet, dropping it if too many wait.
+    pub(super) fn queue_control(&mut self, control: Control) {
+        if self.control.len() < MAX_CONTROL {
+            self.control.push_back(control);
+        }
+    }
+
+    fn emit_control(&mut self, control: Control, buf: &mut [u8]) -> usize {
+        match control {
+            Control::Rst {
+                local,
+                remote,
+                seq,
+                ack,
+            } => {
+                let repr = TcpRepr {
+                    src_port: local.port(),
+                    dst_port: remote.port(),
+                    seq,
+                    ack: ack.unwrap_or(0),
+                    flags: if ack.is_some() {
+                        TcpFlags::RST | TcpFlags::ACK
+                    } else {
+                        TcpFlags::RST
+                    },
+                    window: 0,
+                    urgent: 0,
+                    options: TcpOptions::default(),
+                };
+                let ip = IpRepr {
+                    src: local.ip(),
+                    dst: remote.ip(),
+                    protocol: IpProtocol::Tcp,
+                    ttl: self.config.ttl,
+                    payload_len: repr.header_len(),
+                };
+                let h = ip.emit(buf);
+                let n = repr.emit_header(&mut buf[h..]);
+                crate::wire::tcp::fill_checksum(&mut buf[h..h + n], local.ip(), remote.ip());
+                self.counters.resets_sent += 1;
+                self.counters.segments_out += 1;
+                self.counters.packets_out += 1;
+                h + n
+            }
+            Control::EchoReply {
+                src,
+                dst,
+                ident,
+                seq_no,
+                data,
+            } => {
+                let n = super::receive::emit_echo_reply(
+                    self.config.ttl,
+                    src,
+                    dst,
+                    ident,
+                    seq_no,
+                    &data,
+                    buf,
+                );
+                self.counters.icmp_echo_replies += 1;
+                self.counters.packets_out += 1;
+                n
+            }
+        }
+    }
+}
+
+fn slot_entry(slots: &mut [Slot<SocketEntry>], socket: SocketHandle) -> &mut SocketEntry {
+    slots[socket.index as usize]
+        .value
+        .as_mut()
+        .expect("touched socket is live")
+}
+
+/// Whether an address may name a peer (MUST-46, MUST-63).
+pub(super) fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+    }
+}
+
+fn insert<T>(slots: &mut Vec<Slot<T>>, free: &mut Vec<u32>, value: T) -> (u32, u32) {
+    let (index, generation) = reserve(slots, free);
+    slots[index as usize].value = Some(value);
+    (index, generation)
+}
+
+fn reserve<T>(slots: &mut Vec<Slot<T>>, free: &mut Vec<u32>) -> (u32, u32) {
+    match free.pop() {
+        Some(index) => (index, slots[index as usize].generation),
+        None => {
+            slots.push(Slot {
+                generation: 0,
+                value: None,
+            });
+            ((slots.len() - 1) as u32, 0)
+        }
+    }
+}
+
+fn remove<T>(slots: &mut [Slot<T>], free: &mut Vec<u32>, index: u32, generation: u32) -> Option<T> {
+    let slot = slots.get_mut(index as usize)?;
+    if slot.generation != generation {
+        return None;
+    }
+    let value = slot.value.take()?;
+    slot.generation = slot.generation.wrapping_add(1);
+    free.push(index);
+    Some(value)
+}

@@ -1,0 +1,567 @@
+//! A connection's Transmission Control Block (RFC 9293 §3.3.1) and the calls the application
+//! makes on it. Segment arrival is in `input.rs`, segment departure in `output.rs`.
+
+use core::time::Duration;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use super::congestion::Reno;
+use super::recv_buf::RecvBuffer;
+use super::rtt::RttEstimator;
+use super::send_buf::SendBuffer;
+use super::timers::{Timer, Timers};
+use super::{SeqNum, State, TcpConfig};
+use crate::stack::IcmpError;
+use crate::stack::{ConnectionInfo, Counters, Event, Readiness, SocketError, SocketHandle};
+use crate::time::Instant;
+use crate::wire::TcpOptions;
+
+/// What a connection needs from its stack for one call: the time, the settings, and where to
+/// count and report.
+pub(crate) struct Ctx<'a> {
+    pub now: Instant,
+    pub config: &'a TcpConfig,
+    pub counters: &'a mut Counters,
+    pub events: Option<&'a mut VecDeque<Event>>,
+}
+
+/// Identity of a new connection, chosen by the stack.
+pub(crate) struct Endpoints {
+    pub handle: SocketHandle,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// Initial send sequence number (RFC 6528).
+    pub iss: SeqNum,
+    /// Offset added to our timestamp clock, so TSval reveals no uptime (RFC 7323 §5.4).
+    pub ts_offset: u32,
+    /// Largest segment the link lets us receive: MTU less the IP and TCP headers.
+    pub link_mss: usize,
+}
+
+/// One TCP connection.
+#[derive(Debug)]
+pub struct Connection {
+    pub(super) handle: SocketHandle,
+    pub(super) state: State,
+    pub(super) local: SocketAddr,
+    pub(super) remote: SocketAddr,
+    /// SYN-RECEIVED was entered from LISTEN rather than SYN-SENT (MUST-11): a RST then
+    /// returns the slot to the listener instead of failing an OPEN.
+    pub(super) passive: bool,
+
+    // Send sequence space (RFC 9293 §3.3.1).
+    pub(super) iss: SeqNum,
+    pub(super) snd_una: SeqNum,
+    /// Next sequence number to send; rewound to SND.UNA when the RTO fires.
+    pub(super) snd_nxt: SeqNum,
+    /// Highest sequence number sent: the RFC's SND.NXT for acceptability checks.
+    pub(super) snd_max: SeqNum,
+    /// Peer's window in bytes, scaled.
+    pub(super) snd_wnd: usize,
+    pub(super) snd_wl1: SeqNum,
+    pub(super) snd_wl2: SeqNum,
+    pub(super) max_snd_wnd: usize,
+    /// Sequence number of the first byte in the send buffer.
+    pub(super) buf_seq: SeqNum,
+    /// Sequence number of our FIN, once the application shut down its side.
+    pub(super) fin_seq: Option<SeqNum>,
+
+    // Receive sequence space.
+    pub(super) irs: SeqNum,
+    pub(super) rcv_nxt: SeqNum,
+    /// Right edge of the window we last advertised; never moved left (SHLD-14).
+    pub(super) rcv_adv: SeqNum,
+    /// The peer's FIN arrived ahead of a gap, at this sequence number.
+    pub(super) peer_fin: Option<SeqNum>,
+    /// The peer's FIN was consumed: end of stream after the buffered data.
+    pub(super) fin_received: bool,
+
+    // Negotiated in the handshake.
+    /// Our MSS (what we announce).
+    pub(super) rcv_mss: usize,
+    /// Peer's MSS: the most payload plus options we put in one segment (MUST-16).
+    pub(super) snd_mss: usize,
+    /// Shift applied to windows the peer sends.
+    pub(super) snd_shift: u8,
+    /// Shift applied to windows we send.
+    pub(super) rcv_shift: u8,
+    /// Window scaling was negotiated (both shifts may still be zero).
+    pub(super) ws_ok: bool,
+    pub(super) sack_ok: bool,
+    pub(super) ts_ok: bool,
+    pub(super) ts_recent: u32,
+    pub(super) ts_offset: u32,
+
+    pub(super) send_buf: SendBuffer,
+    pub(super) recv_buf: RecvBuffer,
+
+    pub(super) timers: Timers,
+    pub(super) rtt: RttEstimator,
+    /// A segment being timed for an RTT sample: (its end sequence, when sent). Karn's rule
+    /// (MUST-18): cleared when anything is retransmitted.
+    pub(super) rtt_sample: Option<(SeqNum, Instant)>,
+    pub(super) cc: Reno,
+    pub(super) dupacks: u32,
+    /// NewReno recovery point (RFC 6582), while in fast recovery.
+    pub(super) recover: Option<SeqNum>,
+    /// Retransmit one segment starting here before anything else.
+    pub(super) rexmit: Option<SeqNum>,
+    /// When the current run of retransmissions began (for R2, MUST-20).
+    pub(super) rexmit_since: Option<Instant>,
+    /// Send a zero-window probe.
+    pub(super) probe: bool,
+    /// Zero-window probes sent since the window last opened: the persist backoff exponent.
+    pub(super) persist_backoffs: u32,
+
+    /// An ACK is owed and must go now.
+    pub(super) ack_now: bool,
+    /// Full segments received since our last ACK (SHLD-19: ACK every second one).
+    pub(super) unacked_segs: u32,
+    /// A RST to send: (SEQ, ACK if any).
+    pub(super) rst: Option<(SeqNum, Option<SeqNum>)>,
+
+    pub(super) nodelay: bool,
+    pub(super) error: Option<SocketError>,
+    /// A soft ICMP error, reported if the connection later times out.
+    pub(super) soft_error: Option<SocketError>,
+    /// The application released its handle: nobody will read or write any more.
+    pub(super) released: bool,
+    pub(super) ever_established: bool,
+
+    pub(super) bytes_sent: u64,
+    pub(super) bytes_received: u64,
+    pub(super) retransmitted: u64,
+}
+
+impl Connection {
+    fn blank(ctx: &Ctx<'_>, ep: Endpoints, state: State) -> Connection {
+        let c = ctx.config;
+        Connection {
+            handle: ep.handle,
+            state,
+            local: ep.local,
+            remote: ep.remote,
+            passive: false,
+            iss: ep.iss,
+            snd_una: ep.iss,
+            snd_nxt: ep.iss,
+            snd_max: ep.iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: SeqNum(0),
+            max_snd_wnd: 0,
+            buf_seq: ep.iss + 1,
+            fin_seq: None,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
+            peer_fin: None,
+            fin_received: false,
+            rcv_mss: ep.link_mss,
+            snd_mss: default_mss(ep.remote).min(ep.link_mss),
+            snd_shift: 0,
+            rcv_shift: 0,
+            ws_ok: false,
+            sack_ok: false,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_offset: ep.ts_offset,
+            send_buf: SendBuffer::new(c.send_buffer),
+            recv_buf: RecvBuffer::new(c.recv_buffer),
+            timers: Timers::default(),
+            rtt: RttEstimator::new(c.initial_rto, c.min_rto, c.max_rto),
+            rtt_sample: None,
+            cc: Reno::new(ep.link_mss),
+            dupacks: 0,
+            recover: None,
+            rexmit: None,
+            rexmit_since: None,
+            probe: false,
+            persist_backoffs: 0,
+            ack_now: false,
+            unacked_segs: 0,
+            rst: None,
+            nodelay: c.nodelay,
+            error: None,
+            soft_error: None,
+            released: false,
+            ever_established: false,
+            bytes_sent: 0,
+            bytes_received: 0,
+            retransmitted: 0,
+        }
+    }
+
+    /// Active OPEN (RFC 9293 §3.10.1): enters SYN-SENT; the SYN goes out on the next poll.
+    pub(crate) fn connect(ctx: &mut Ctx<'_>, ep: Endpoints) -> Connection {
+        let mut conn = Connection::blank(ctx, ep, State::Closed);
+        conn.set_state(ctx, State::SynSent);
+        conn
+    }
+
+    /// A SYN reached a listener (RFC 9293 §3.10.7.2): enters SYN-RECEIVED; the SYN-ACK goes
+    /// out on the next poll.
+    pub(crate) fn accept_syn(
+        ctx: &mut Ctx<'_>,
+        ep: Endpoints,
+        seg_seq: SeqNum,
+        seg_window: u16,
+        options: &TcpOptions,
+    ) -> Connection {
+        let mut conn = Connection::blank(ctx, ep, State::Listen);
+        conn.passive = true;
+        conn.take_syn(ctx.config, seg_seq, options);
+        // The window in a SYN is never scaled (RFC 7323 §2.2).
+        conn.snd_wnd = usize::from(seg_window);
+        conn.max_snd_wnd = conn.snd_wnd;
+        conn.snd_wl1 = seg_seq;
+        conn.set_state(ctx, State::SynReceived);
+        conn
+    }
+
+    /// Records the peer's SYN: its sequence number and the options both sides then use.
+    pub(super) fn take_syn(&mut self, config: &TcpConfig, seq: SeqNum, options: &TcpOptions) {
+        self.irs = seq;
+        self.rcv_nxt = seq + 1;
+        // What our SYN or SYN-ACK offers: never scaled (RFC 7323 §2.2).
+        self.rcv_adv = self.rcv_nxt + self.recv_buf.window().min(0xffff);
+        if let Some(mss) = options.mss {
+            // MUST-14/15: the peer's MSS, or the default when it sent none.
+            self.snd_mss = usize::from(mss).clamp(64, self.rcv_mss.max(64));
+        }
+        // Both sides must offer scaling; we offer it exactly when configured to.
+        match options.window_scale {
+            Some(shift) if config.window_scale => {
+                self.ws_ok = true;
+                self.snd_shift = shift.min(14);
+                self.rcv_shift = window_shift(config.recv_buffer);
+            }
+            _ => {
+                self.ws_ok = false;
+                self.snd_shift = 0;
+                self.rcv_shift = 0;
+            }
+        }
+        self.sack_ok = config.sack && options.sack_permitted;
+        if let (true, Some((tsval, _))) = (config.timestamps, options.timestamps) {
+            self.ts_ok = true;
+            self.ts_recent = tsval;
+        }
+        self.cc = Reno::new(self.effective_mss());
+    }
+
+    /// Moves to `to`, reporting the change; the one place state changes.
+    pub(super) fn set_state(&mut self, ctx: &mut Ctx<'_>, to: State) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        if to == State::Established {
+            self.ever_established = true;
+        }
+        if to == State::Closed {
+            self.timers.stop_all();
+            self.rexmit = None;
+        }
+        if let Some(events) = ctx.events.as_deref_mut() {
+            events.push_back(Event::StateChanged {
+                at: ctx.now,
+                socket: self.handle,
+                local: self.local,
+                remote: self.remote,
+                from,
+                to,
+            });
+        }
+    }
+
+    /// Ends the connection with `error` for the application (MUST-12, MUST-47).
+    pub(super) fn fail(&mut self, ctx: &mut Ctx<'_>, error: SocketError) {
+        self.error = Some(error);
+        self.set_state(ctx, State::Closed);
+    }
+
+    // ---- getters ----
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    /// Payload bytes per full-sized segment: the peer's MSS less our option bytes (MUST-16).
+    pub(super) fn effective_mss(&self) -> usize {
+        let ts = if self.ts_ok { 12 } else { 0 };
+        self.snd_mss.saturating_sub(ts).max(1)
+    }
+
+    /// Whether the slot can be reclaimed: closed, released, and nothing left to send.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.state == State::Closed && self.released && self.rst.is_none()
+    }
+
+    pub(crate) fn readiness(&self) -> Readiness {
+        let failed = self.error.is_some();
+        let closed = self.state == State::Closed;
+        Readiness {
+            readable: failed || closed || self.recv_buf.readable() > 0 || self.fin_received,
+            writable: failed
+                || closed
+                || (self.state.can_send() && self.fin_seq.is_none() && self.send_buf.free() > 0)
+                || (self.state.is_synchronized()
+                    && (!self.state.can_send() || self.fin_seq.is_some())),
+            connected: self.ever_established,
+        }
+    }
+
+    pub(crate) fn info(&self) -> ConnectionInfo {
+        ConnectionInfo {
+            state: self.state,
+            local: self.local,
+            remote: self.remote,
+            send_mss: self.effective_mss(),
+            window_scale: self.ws_ok.then_some((self.rcv_shift, self.snd_shift)),
+            sack: self.sack_ok,
+            timestamps: self.ts_ok,
+            srtt: self.rtt.srtt(),
+            rto: self.rtt.rto(),
+            bytes_sent: self.bytes_sent,
+            bytes_received: self.bytes_received,
+            retransmitted_segments: self.retransmitted,
+        }
+    }
+
+    // ---- the application's calls (RFC 9293 §3.10) ----
+
+    /// SEND: queues data (§3.10.2).
+    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, SocketError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        match self.state {
+            State::Established | State::CloseWait if self.fin_seq.is_none() => {}
+            State::SynSent | State::SynReceived if self.fin_seq.is_none() => {
+                return Err(SocketError::WouldBlock);
+            }
+            _ => return Err(SocketError::NotConnected),
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        match self.send_buf.push(data) {
+            0 => Err(SocketError::WouldBlock),
+            n => Ok(n),
+        }
+    }
+
+    /// RECEIVE (§3.10.3). `Ok(0)`: end of stream.
+    pub(crate) fn recv(&mut self, buf: &mut [u8]) -> Result<usize, SocketError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let before = self.recv_buf.window();
+        let n = self.recv_buf.read(buf);
+        if n > 0 {
+            self.maybe_window_update(before);
+            return Ok(n);
+        }
+        if self.fin_received {
+            return Ok(0);
+        }
+        match self.state {
+            State::Closed => Err(SocketError::NotConnected),
+            _ => Err(SocketError::WouldBlock),
+        }
+    }
+
+    /// After the application read, tell the peer if the window grew a lot (Linux's rule: it
+    /// would at least double, by at least one segment); small openings wait (MUST-39).
+    fn maybe_window_update(&mut self, _window_before: usize) {
+        if !self.state.is_synchronized() || self.fin_received {
+            return;
+        }
+        let advertised = if self.rcv_adv > self.rcv_nxt {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        let now_open = self.recv_buf.window();
+        if now_open >= 2 * advertised && now_open - advertised >= self.rcv_mss {
+            self.ack_now = true;
+        }
+    }
+
+    /// CLOSE of the sending side (§3.10.4): FIN after the queued data; reading goes on.
+    pub(crate) fn shutdown(&mut self, ctx: &mut Ctx<'_>) -> Result<(), SocketError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        match self.state {
+            // "Delete the TCB": nothing was ever synchronized.
+            State::SynSent | State::Listen | State::Closed => {
+                self.error = Some(SocketError::NotConnected);
+                self.set_state(ctx, State::Closed);
+            }
+            State::SynReceived => {
+                if self.fin_seq.is_none() {
+                    self.fin_seq = Some(self.buf_seq + self.send_buf.len());
+                }
+            }
+            State::Established => {
+                self.fin_seq = Some(self.buf_seq + self.send_buf.len());
+                self.set_state(ctx, State::FinWait1);
+            }
+            State::CloseWait => {
+                self.fin_seq = Some(self.buf_seq + self.send_buf.len());
+                self.set_state(ctx, State::LastAck);
+            }
+            // Already closing: a second CLOSE changes nothing.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The application lets go of the connection. Unread data means the peer's data would be
+    /// lost silently, so reset instead (SHLD-3); otherwise close gracefully.
+    pub(crate) fn release(&mut self, ctx: &mut Ctx<'_>) {
+        self.released = true;
+        if self.recv_buf.readable() > 0
+            && self.state.is_synchronized()
+            && self.state != State::TimeWait
+        {
+            self.abort(ctx);
+            return;
+        }
+        let _ = self.shutdown(ctx);
+        if self.state == State::FinWait2 {
+            self.timers
+                .set(Timer::FinWait2, ctx.now + ctx.config.orphan_fin_timeout);
+        }
+    }
+
+    /// ABORT (§3.10.5): RST in synchronized states, then CLOSED.
+    pub(crate) fn abort(&mut self, ctx: &mut Ctx<'_>) {
+        if matches!(
+            self.state,
+            State::SynReceived
+                | State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+        ) {
+            self.rst = Some((self.snd_nxt.max(self.snd_max), None));
+        }
+        self.error.get_or_insert(SocketError::NotConnected);
+        self.set_state(ctx, State::Closed);
+    }
+
+    /// RCV.NXT: the next sequence number expected from the peer.
+    pub fn rcv_nxt(&self) -> SeqNum {
+        self.rcv_nxt
+    }
+
+    /// A new incarnation takes over this 4-tuple: TIME-WAIT ends early.
+    pub(crate) fn end_time_wait(&mut self, ctx: &mut Ctx<'_>) {
+        self.set_state(ctx, State::Closed);
+    }
+
+    /// An ICMP error quoted one of our segments with sequence number `seq` (MUST-54).
+    pub(crate) fn on_icmp_error(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, error: IcmpError) {
+        // RFC 5927 §4.1: only a segment in flight can have caused it.
+        if !seq.in_range(self.snd_una, self.snd_max) {
+            return;
+        }
+        match error {
+            IcmpError::PacketTooBig(mtu) => {
+                let header = if self.remote.is_ipv4() { 40 } else { 60 };
+                let mss =
+                    mtu.saturating_sub(header)
+                        .max(if self.remote.is_ipv4() { 536 } else { 1220 });
+                if mss < self.snd_mss {
+                    // Resend what the path dropped, in smaller pieces; not a congestion signal.
+                    self.snd_mss = mss;
+                    self.snd_nxt = self.snd_una;
+                }
+            }
+            // SHLD-26: port or protocol unreachable aborts.
+            IcmpError::Hard => self.fail(ctx, SocketError::Unreachable),
+            // MUST-56: don't abort; remember it in case the connection times out.
+            IcmpError::Soft => self.soft_error = Some(SocketError::Unreachable),
+        }
+    }
+
+    /// Whether the application has released its handle.
+    pub(crate) fn is_released(&self) -> bool {
+        self.released
+    }
+
+    /// Marks a connection nobody will ever hold (one that died before being accepted).
+    pub(crate) fn release_quietly(&mut self) {
+        self.released = true;
+    }
+
+    pub(crate) fn set_nodelay(&mut self, nodelay: bool) {
+        self.nodelay = nodelay;
+    }
+
+    /// The earliest timer deadline.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Our timestamp clock: milliseconds, offset per connection.
+    pub(super) fn ts_now(&self, now: Instant) -> u32 {
+        ((now.as_nanos() / 1_000_000) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Arms the retransmission timer unless it runs already (RFC 6298 §5.1).
+    pub(super) fn arm_rto(&mut self, now: Instant) {
+        if !self.timers.is_set(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        }
+    }
+
+    pub(super) fn restart_rto(&mut self, now: Instant) {
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+    }
+
+    pub(super) fn time_wait(&mut self, ctx: &mut Ctx<'_>) {
+        self.set_state(ctx, State::TimeWait);
+        self.timers.stop_all();
+        self.timers
+            .set(Timer::TimeWait, ctx.now + 2 * ctx.config.msl);
+    }
+
+    /// Sequence number just past the queued data.
+    pub(super) fn data_end(&self) -> SeqNum {
+        self.buf_seq + self.send_buf.len()
+    }
+
+    pub(super) fn rto_duration(&self) -> Duration {
+        self.rtt.rto()
+    }
+}
+
+/// The MSS to assume when the peer sends none (MUST-15): 536 for IPv4, 1220 for IPv6.
+fn default_mss(remote: SocketAddr) -> usize {
+    if remote.is_ipv4() { 536 } else { 1220 }
+}
+
+/// The smallest window shift that lets `buffer` bytes be advertised (RFC 7323 §2.3, max 14).
+pub(super) fn window_shift(buffer: usize) -> u8 {
+    let mut shift = 0;
+    while shift < 14 && (buffer >> shift) > 0xffff {
+        shift += 1;
+    }
+    shift
+}

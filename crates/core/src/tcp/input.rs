@@ -1,0 +1,439 @@
+//! Segment arrival (RFC 9293 §3.10.7), with RFC 5961's defences against blind RST, SYN
+//! and data injection.
+
+use super::congestion::CongestionControl;
+use super::connection::{Connection, Ctx};
+use super::timers::Timer;
+use super::{SeqNum, State};
+use crate::stack::SocketError;
+use crate::wire::{TcpFlags, TcpRepr};
+
+impl Connection {
+    /// Processes one segment addressed to this connection.
+    pub(crate) fn on_segment(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr, payload: &[u8]) {
+        match self.state {
+            State::Closed | State::Listen => {}
+            State::SynSent => self.on_segment_syn_sent(ctx, seg, payload),
+            _ => self.on_segment_synchronized(ctx, seg, payload),
+        }
+    }
+
+    /// §3.10.7.3: SYN-SENT.
+    fn on_segment_syn_sent(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr, payload: &[u8]) {
+        let flags = seg.flags;
+        let seg_ack = SeqNum(seg.ack);
+        // First, the ACK bit: it must acknowledge our SYN and nothing beyond.
+        let ack_ok = if flags.contains(TcpFlags::ACK) {
+            if seg_ack <= self.iss || seg_ack > self.snd_max {
+                if !flags.contains(TcpFlags::RST) {
+                    self.rst = Some((seg_ack, None));
+                }
+                return;
+            }
+            true
+        } else {
+            false
+        };
+        // Second, RST: only with an acceptable ACK (RFC 5961 §3.2 leaves SYN-SENT to this).
+        if flags.contains(TcpFlags::RST) {
+            if ack_ok {
+                self.fail(ctx, SocketError::Refused);
+            }
+            return;
+        }
+        // Fourth, SYN.
+        if !flags.contains(TcpFlags::SYN) {
+            return;
+        }
+        let seq = SeqNum(seg.seq);
+        self.take_syn(ctx.config, seq, &seg.options);
+        if ack_ok {
+            self.snd_una = seg_ack;
+            // The window in a SYN-ACK is never scaled (RFC 7323 §2.2).
+            self.snd_wnd = usize::from(seg.window);
+            self.max_snd_wnd = self.snd_wnd;
+            self.snd_wl1 = seq;
+            self.snd_wl2 = seg_ack;
+            self.rtt_acked(ctx, seg_ack);
+            self.timers.stop(Timer::Retransmit);
+            self.rexmit_since = None;
+            self.set_state(ctx, State::Established);
+            self.ack_now = true;
+            // Data riding on the SYN-ACK goes through the usual text processing.
+            if !payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
+                self.process_text(ctx, seq + 1, seg.flags, payload);
+            }
+        } else {
+            // Simultaneous open (MUST-10): answer with SYN-ACK from our ISS.
+            self.snd_wnd = usize::from(seg.window);
+            self.max_snd_wnd = self.snd_wnd;
+            self.snd_wl1 = seq;
+            self.snd_nxt = self.iss;
+            self.set_state(ctx, State::SynReceived);
+        }
+    }
+
+    /// §3.10.7.4: every state from SYN-RECEIVED on.
+    fn on_segment_synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr, payload: &[u8]) {
+        let flags = seg.flags;
+        let seq = SeqNum(seg.seq);
+        let seg_len = payload.len()
+            + usize::from(flags.contains(TcpFlags::SYN))
+            + usize::from(flags.contains(TcpFlags::FIN));
+
+        // First, the acceptability test (§3.10.7.4, the four cases).
+        let rcv_wnd = if self.rcv_adv > self.rcv_nxt {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        let window_end = self.rcv_nxt + rcv_wnd;
+        let acceptable = match (seg_len, rcv_wnd) {
+            (0, 0) => seq == self.rcv_nxt,
+            (0, _) => seq.in_range(self.rcv_nxt, window_end),
+            (_, 0) => false,
+            (_, _) => {
+                seq.in_range(self.rcv_nxt, window_end)
+                    || (seq + (seg_len - 1)).in_range(self.rcv_nxt, window_end)
+            }
+        };
+        // A zero window still takes ACKs, URGs and RSTs (MUST-66): a segment at RCV.NXT is
+        // processed with its text trimmed away.
+        let zero_window_edge = !acceptable && rcv_wnd == 0 && seq == self.rcv_nxt;
+        if !acceptable && !zero_window_edge {
+            if !flags.contains(TcpFlags::RST) {
+                ctx.counters.dropped_unacceptable += 1;
+                self.ack_now = true;
+                // A retransmitted FIN in TIME-WAIT restarts the 2 MSL wait (§3.10.7.4 eighth).
+                if self.state == State::TimeWait && flags.contains(TcpFlags::FIN) {
+                    self.timers
+                        .set(Timer::TimeWait, ctx.now + 2 * ctx.config.msl);
+                }
+            }
+            return;
+        }
+
+        // Second, RST (RFC 5961 §3.2): exactly RCV.NXT resets; elsewhere in the window it
+        // earns a challenge ACK.
+        if flags.contains(TcpFlags::RST) {
+            if seq != self.rcv_nxt {
+                self.challenge_ack(ctx);
+                return;
+            }
+            match self.state {
+                State::SynReceived if self.passive => {
+                    // Back to LISTEN: for us, the embryonic connection simply goes away.
+                    self.released = true;
+                    self.set_state(ctx, State::Closed);
+                }
+                State::SynReceived => self.fail(ctx, SocketError::Refused),
+                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                    self.fail(ctx, SocketError::Reset)
+                }
+                _ => self.set_state(ctx, State::Closed),
+            }
+            return;
+        }
+
+        // Fourth, SYN (RFC 5961 §4): in a synchronized connection any SYN gets a challenge ACK.
+        if flags.contains(TcpFlags::SYN) {
+            if self.state == State::SynReceived && self.passive {
+                // §3.10.7.4: return to LISTEN.
+                self.released = true;
+                self.set_state(ctx, State::Closed);
+            } else {
+                self.challenge_ack(ctx);
+            }
+            return;
+        }
+
+        // Fifth, ACK.
+        if !flags.contains(TcpFlags::ACK) {
+            return;
+        }
+        let seg_ack = SeqNum(seg.ack);
+        if self.state == State::SynReceived {
+            if seg_ack <= self.snd_una || seg_ack > self.snd_max {
+                self.rst = Some((seg_ack, None));
+                return;
+            }
+            self.snd_wl1 = seq;
+            self.snd_wl2 = seg_ack;
+            self.snd_wnd = usize::from(seg.window) << self.snd_shift;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            if self.fin_seq.is_some() {
+                self.set_state(ctx, State::FinWait1);
+            } else {
+                self.set_state(ctx, State::Established);
+            }
+        }
+        if !self.process_ack(ctx, seg, seq, seg_ack, payload.len()) {
+            return;
+        }
+        if self.state == State::Closed {
+            return;
+        }
+
+        // Timestamps (RFC 7323 §4.3): remember the peer's clock from segments at our left edge.
+        if let Some((tsval, _)) = seg.options.timestamps {
+            if self.ts_ok && seq <= self.rcv_nxt {
+                self.ts_recent = tsval;
+            }
+        }
+
+        // Sixth (URG) is not acted on: urgent data arrives inline. Seventh and eighth: text and FIN.
+        if zero_window_edge {
+            if !payload.is_empty() {
+                self.ack_now = true;
+            }
+            return;
+        }
+        self.process_text(ctx, seq, flags, payload);
+    }
+
+    /// The fifth step for synchronized states. Returns false when the segment is to be dropped.
+    fn process_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &TcpRepr,
+        seq: SeqNum,
+        ack: SeqNum,
+        payload_len: usize,
+    ) -> bool {
+        if ack > self.snd_max {
+            // Acknowledges something never sent: ACK and drop (RFC 5961 §5.2 too).
+            self.ack_now = true;
+            return false;
+        }
+        // RFC 5961 §5.2: an ACK far below SND.UNA (beyond the largest window the peer has seen)
+        // is blind injection.
+        if ack < self.snd_una && self.snd_una - ack > self.max_snd_wnd.max(1 << 16) {
+            self.challenge_ack(ctx);
+            return false;
+        }
+
+        let window = usize::from(seg.window) << self.snd_shift;
+        if ack > self.snd_una {
+            self.on_new_ack(ctx, ack);
+        } else if ack == self.snd_una
+            && payload_len == 0
+            && !seg.flags.contains(TcpFlags::FIN)
+            && self.snd_max > self.snd_una
+            && window == self.snd_wnd
+        {
+            self.on_duplicate_ack(ctx);
+        }
+        if ack >= self.snd_una {
+            self.update_window(seq, ack, seg.window);
+        }
+
+        // Our FIN acknowledged?
+        let fin_acked = self.fin_seq.is_some_and(|f| self.snd_una > f);
+        match self.state {
+            State::FinWait1 if fin_acked => {
+                self.set_state(ctx, State::FinWait2);
+                if self.released {
+                    self.timers
+                        .set(Timer::FinWait2, ctx.now + ctx.config.orphan_fin_timeout);
+                }
+            }
+            State::Closing if fin_acked => self.time_wait(ctx),
+            State::LastAck if fin_acked => {
+                self.set_state(ctx, State::Closed);
+                return false;
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// SND.UNA < SEG.ACK =< SND.NXT: new data acknowledged.
+    fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) {
+        let acked = ack - self.snd_una;
+        // Data bytes acknowledged: the part of [SND.UNA, ack) inside the buffer.
+        let data_acked = if ack > self.buf_seq {
+            (ack - self.buf_seq).min(self.send_buf.len())
+        } else {
+            0
+        };
+        self.send_buf.consume(data_acked);
+        self.buf_seq += data_acked;
+        self.snd_una = ack;
+        if self.snd_nxt < ack {
+            self.snd_nxt = ack;
+        }
+        self.rtt_acked(ctx, ack);
+        self.rtt.reset_backoff();
+        self.rexmit_since = None;
+        self.dupacks = 0;
+        if let Some(rex) = self.rexmit {
+            if rex < ack {
+                self.rexmit = None;
+            }
+        }
+        let mss = self.effective_mss();
+        match self.recover {
+            Some(recover) if ack < recover => {
+                // NewReno partial ACK (RFC 6582 §3.2 step 3): the next hole is lost too.
+                self.rexmit = Some(ack);
+            }
+            Some(_) => {
+                self.recover = None;
+                self.cc.on_recovery_end();
+            }
+            None => self.cc.on_ack(acked, mss),
+        }
+        // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
+        if self.snd_una == self.snd_max {
+            self.timers.stop(Timer::Retransmit);
+        } else {
+            self.restart_rto(ctx.now);
+        }
+        self.timers.stop(Timer::Persist);
+        self.probe = false;
+    }
+
+    /// RFC 5681 §3.2: the third duplicate ACK triggers fast retransmit.
+    fn on_duplicate_ack(&mut self, ctx: &mut Ctx<'_>) {
+        self.dupacks += 1;
+        if self.dupacks == 3 && self.recover.is_none() {
+            let _ = ctx;
+            self.cc
+                .on_fast_retransmit(self.snd_max - self.snd_una, self.effective_mss());
+            self.recover = Some(self.snd_max);
+            self.rexmit = Some(self.snd_una);
+            self.rtt_sample = None;
+        }
+    }
+
+    /// Takes an RTT sample if the timed segment is now acknowledged.
+    fn rtt_acked(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) {
+        if let Some((end, sent)) = self.rtt_sample {
+            if ack >= end {
+                self.rtt.on_sample(ctx.now - sent);
+                self.rtt_sample = None;
+            }
+        }
+    }
+
+    /// §3.10.7.4 fifth: SND.WND follows the most recent segment (WL1/WL2 ordering).
+    fn update_window(&mut self, seq: SeqNum, ack: SeqNum, window: u16) {
+        if self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= ack) {
+            self.snd_wnd = usize::from(window) << self.snd_shift;
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            if self.snd_wnd > 0 {
+                self.persist_backoffs = 0;
+                self.timers.stop(Timer::Persist);
+            }
+        }
+    }
+
+    /// RFC 5961 §7: a challenge ACK tells a real peer where we are; a blind attacker learns
+    /// nothing.
+    fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.counters.challenge_acks_sent += 1;
+        self.ack_now = true;
+    }
+
+    /// Seventh and eighth steps: segment text, then FIN.
+    fn process_text(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, flags: TcpFlags, payload: &[u8]) {
+        let receiving = matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        );
+        if !payload.is_empty() && receiving {
+            if self.released {
+                // Nobody will ever read this: tell the peer (as Linux does for orphans).
+                self.rst = Some((self.snd_max, None));
+                self.fail(ctx, SocketError::NotConnected);
+                return;
+            }
+            self.receive_data(ctx, seq, payload);
+        } else if !payload.is_empty() {
+            // Text in CLOSE-WAIT and later is already past the peer's FIN: ignore, but ACK.
+            self.ack_now = true;
+        }
+
+        if flags.contains(TcpFlags::FIN) {
+            let fin = seq + payload.len();
+            if fin == self.rcv_nxt {
+                self.receive_fin(ctx);
+            } else if fin > self.rcv_nxt && receiving {
+                // Ahead of a gap: consumed once the gap fills.
+                self.peer_fin = Some(fin);
+                self.ack_now = true;
+            }
+        }
+    }
+
+    fn receive_data(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, payload: &[u8]) {
+        // Trim what lies before RCV.NXT (already received).
+        let (seq, payload) = if seq < self.rcv_nxt {
+            let skip = self.rcv_nxt - seq;
+            if skip >= payload.len() {
+                self.ack_now = true;
+                return;
+            }
+            (self.rcv_nxt, &payload[skip..])
+        } else {
+            (seq, payload)
+        };
+        let offset = seq - self.rcv_nxt;
+        let had_gaps = self.recv_buf.has_gaps();
+        match self.recv_buf.write_at(offset, payload) {
+            Some(advanced) => {
+                self.rcv_nxt += advanced;
+                self.bytes_received += advanced as u64;
+                if offset > 0 || had_gaps {
+                    // Out of order, or filling a hole: ACK at once (RFC 5681 §4.2).
+                    self.ack_now = true;
+                } else {
+                    self.unacked_segs += 1;
+                    if self.unacked_segs >= 2 || payload.len() >= 2 * self.rcv_mss {
+                        self.ack_now = true;
+                    } else if !self.timers.is_set(Timer::DelayedAck) {
+                        self.timers
+                            .set(Timer::DelayedAck, ctx.now + ctx.config.delayed_ack);
+                    }
+                }
+            }
+            None => self.ack_now = true,
+        }
+        if let Some(fin) = self.peer_fin {
+            if fin == self.rcv_nxt {
+                self.peer_fin = None;
+                self.receive_fin(ctx);
+            }
+        }
+    }
+
+    /// The peer's FIN is next in sequence: consume it and ACK at once, so a teardown shows
+    /// all four of its steps.
+    fn receive_fin(&mut self, ctx: &mut Ctx<'_>) {
+        if self.fin_received {
+            self.ack_now = true;
+            return;
+        }
+        self.fin_received = true;
+        self.rcv_nxt += 1;
+        self.ack_now = true;
+        match self.state {
+            State::SynReceived | State::Established => self.set_state(ctx, State::CloseWait),
+            State::FinWait1 => {
+                let fin_acked = self.fin_seq.is_some_and(|f| self.snd_una > f);
+                if fin_acked {
+                    self.time_wait(ctx);
+                } else {
+                    self.set_state(ctx, State::Closing);
+                }
+            }
+            State::FinWait2 => self.time_wait(ctx),
+            State::TimeWait => self
+                .timers
+                .set(Timer::TimeWait, ctx.now + 2 * ctx.config.msl),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Segment departure: what to send next, and the timers that make us send.
+
+use super::congestion::CongestionControl;
+use super::connection::{Connection, Ctx, window_shift};
+use super::timers::Timer;
+use super::{SeqNum, State};
+use crate::stack::SocketError;
+use crate::wire::tcp::fill_checksum;
+use crate::wire::{MAX_SACK_BLOCKS, TcpFlags, TcpOptions, TcpRepr};
+
+impl Connection {
+    /// Writes the next segment (TCP header and payload, checksum filled) into `buf`, which
+    /// holds the room left after the IP header. Returns its length, or `None` if nothing is
+    /// due now.
+    pub(crate) fn poll_transmit(&mut self, ctx: &mut Ctx<'_>, buf: &mut [u8]) -> Option<usize> {
+        if let Some((seq, ack)) = self.rst.take() {
+            return Some(self.emit_rst(ctx, buf, seq, ack));
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent | State::SynReceived if self.snd_nxt == self.iss => {
+                return Some(self.emit_syn(ctx, buf));
+            }
+            State::SynSent | State::SynReceived => {}
+            _ => {
+                if let Some(n) = self.retransmit_one(ctx, buf) {
+                    return Some(n);
+                }
+                if let Some(n) = self.send_data(ctx, buf) {
+                    return Some(n);
+                }
+                if self.probe {
+                    // Zero-window probe: an old sequence number, so the peer must answer with
+                    // its current window (as Linux does); nothing is added to the flight.
+                    self.probe = false;
+                    return Some(
+                        self.emit(
+                            ctx,
+                            buf,
+                            SeqNum(self.snd_una.0.wrapping_sub(1)),
+                            TcpFlags::ACK,
+                            0,
+                        )
+                        .0,
+                    );
+                }
+            }
+        }
+        if self.ack_now && self.state != State::SynSent {
+            return Some(self.emit(ctx, buf, self.snd_nxt, TcpFlags::ACK, 0).0);
+        }
+        None
+    }
+
+    /// SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), first sent or retransmitted.
+    fn emit_syn(&mut self, ctx: &mut Ctx<'_>, buf: &mut [u8]) -> usize {
+        let c = ctx.config;
+        let passive = self.state == State::SynReceived;
+        let mut options = TcpOptions {
+            // MUST-14, SHLD-5: always announce our MSS.
+            mss: Some(u16::try_from(self.rcv_mss).unwrap_or(u16::MAX)),
+            ..TcpOptions::default()
+        };
+        if if passive { self.ws_ok } else { c.window_scale } {
+            options.window_scale = Some(window_shift(c.recv_buffer));
+        }
+        options.sack_permitted = if passive { self.sack_ok } else { c.sack };
+        if if passive { self.ts_ok } else { c.timestamps } {
+            options.timestamps = Some((
+                self.ts_now(ctx.now),
+                if passive { self.ts_recent } else { 0 },
+            ));
+        }
+        let window = self.recv_buf.window().min(0xffff) as u16;
+        let flags = if passive {
+            TcpFlags::SYN | TcpFlags::ACK
+        } else {
+            TcpFlags::SYN
+        };
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: self.iss.0,
+            ack: if passive { self.rcv_nxt.0 } else { 0 },
+            flags,
+            window,
+            urgent: 0,
+            options,
+        };
+        let len = repr.emit_header(buf);
+        fill_checksum(&mut buf[..len], self.local.ip(), self.remote.ip());
+        if passive {
+            self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + usize::from(window));
+            self.after_ack_sent();
+        }
+        if self.snd_max == self.iss {
+            self.rtt_sample = Some((self.iss + 1, ctx.now));
+        } else {
+            self.count_retransmission(ctx);
+        }
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        self.arm_rto(ctx.now);
+        ctx.counters.segments_out += 1;
+        len
+    }
+
+    /// One segment from `self.rexmit` (fast retransmit or a NewReno partial ACK).
+    fn retransmit_one(&mut self, ctx: &mut Ctx<'_>, buf: &mut [u8]) -> Option<usize> {
+        let seq = self.rexmit.take()?;
+        if seq < self.snd_una || seq >= self.snd_max {
+            return None;
+        }
+        let data_end = self.data_end();
+        let len = if data_end > seq {
+            (data_end - seq).min(self.effective_mss())
+        } else {
+            0
+        };
+        let mut flags = TcpFlags::ACK;
+        if self
+            .fin_seq
+            .is_some_and(|f| seq + len == f && f < self.snd_max)
+        {
+            flags |= TcpFlags::FIN;
+        }
+        if len == 0 && !flags.contains(TcpFlags::FIN) {
+            return None;
+        }
+        let (n, _) = self.emit(ctx, buf, seq, flags, len);
+        self.count_retransmission(ctx);
+        self.rtt_sample = None;
+        self.arm_rto(ctx.now);
+        Some(n)
+    }
+
+    /// New (or, after an RTO, resent) data and the FIN, within the windows and the rules of
+    /// Nagle (SHLD-7) and sender silly-window avoidance (MUST-38).
+    fn send_data(&mut self, ctx: &mut Ctx<'_>, buf: &mut [u8]) -> Option<usize> {
+        if !matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
+            return None;
+        }
+        let mss = self.effective_mss();
+        let data_end = self.data_end();
+        let avail = if data_end > self.snd_nxt {
+            data_end - self.snd_nxt
+        } else {
+            0
+        };
+        let window_end = self.snd_una + self.snd_wnd.min(self.cc.cwnd());
+        let usable = if window_end > self.snd_nxt {
+            window_end - self.snd_nxt
+        } else {
+            0
+        };
+        let fin_pending = self.fin_seq.is_some_and(|f| self.snd_nxt <= f);
+        let in_flight = self.snd_nxt > self.snd_una;
+
+        let mut len = avail.min(usable).min(mss);
+        if len > 0 && len < mss {
+            let last_of_data = len == avail;
+            let may_send = (last_of_data && (self.nodelay || !in_flight || fin_pending))
+                || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd / 2);
+            if !may_send {
+                len = 0;
+            }
+        }
+        let with_fin = fin_pending && self.fin_seq == Some(self.snd_nxt + len);
+        if len == 0 && !with_fin {
+            if avail > 0
+                && !in_flight
+                && self.snd_wnd < mss.min(avail)
+                && !self.timers.is_set(Timer::Persist)
+            {
+                // The peer's window keeps us from sending: probe it later (§3.8.6.1).
+                let backoff = 1u32 << self.persist_backoffs.min(10);
+                self.timers
+                    .set(Timer::Persist, ctx.now + self.rto_duration() * backoff);
+            }
+            return None;
+        }
+        let mut flags = TcpFlags::ACK;
+        if len > 0 && self.snd_nxt + len == data_end {
+            // MUST-61: PSH on the segment that empties the buffer.
+            flags |= TcpFlags::PSH;
+        }
+        if with_fin {
+            flags |= TcpFlags::FIN;
+        }
+        let seq = self.snd_nxt;
+        let (n, sent) = self.emit(ctx, buf, seq, flags, len);
+        // Options may have left less room than planned: a FIN rides only on the last byte.
+        if sent < len {
+            flags = TcpFlags(flags.0 & !TcpFlags::FIN.0);
+        }
+        let end = seq + sent + usize::from(flags.contains(TcpFlags::FIN));
+        if seq < self.snd_max {
+            self.count_retransmission(ctx);
+        } else if self.rtt_sample.is_none() {
+            self.rtt_sample = Some((end, ctx.now));
+        }
+        if end > self.snd_max {
+            self.bytes_sent += (end - self.snd_max) as u64;
+        }
+        self.snd_nxt = end;
+        self.snd_max = self.snd_max.max(end);
+        self.arm_rto(ctx.now);
+        Some(n)
+    }
+
+    /// Writes one segment at `seq` carrying up to `max_payload` bytes from the send buffer.
+    /// Returns (segment length, payload bytes).
+    fn emit(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        buf: &mut [u8],
+        seq: SeqNum,
+        flags: TcpFlags,
+        max_payload: usize,
+    ) -> (usize, usize) {
+        let mut options = TcpOptions::default();
+        if self.ts_ok {
+            options.timestamps = Some((self.ts_now(ctx.now), self.ts_recent));
+        }
+        if self.sack_ok && self.recv_buf.has_gaps() {
+            // RFC 2018: with timestamps, three blocks fit.
+            let room = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
+            let mut n = 0;
+            for &(start, end) in self.recv_buf.ranges().iter().take(room) {
+                options.sack[n] = ((self.rcv_nxt + start).0, (self.rcv_nxt + end).0);
+                n += 1;
+            }
+            options.sack_len = n as u8;
+        }
+        let window = self.advertise_window();
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: seq.0,
+            ack: if flags.contains(TcpFlags::ACK) {
+                self.rcv_nxt.0
+            } else {
+                0
+            },
+            flags,
+            window,
+            urgent: 0,
+            options,
+        };
+        let header = repr.emit_header(buf);
+        let payload = max_payload.min(buf.len() - header);
+        if payload > 0 {
+            self.send_buf
+                .copy_out(seq - self.buf_seq, &mut buf[header..header + payload]);
+        }
+        let len = header + payload;
+        fill_checksum(&mut buf[..len], self.local.ip(), self.remote.ip());
+        if flags.contains(TcpFlags::ACK) {
+            self.after_ack_sent();
+        }
+        ctx.counters.segments_out += 1;
+        (len, payload)
+    }
+
+    fn emit_rst(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        buf: &mut [u8],
+        seq: SeqNum,
+        ack: Option<SeqNum>,
+    ) -> usize {
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: seq.0,
+            ack: ack.map_or(0, |a| a.0),
+            flags: if ack.is_some() {
+                TcpFlags::RST | TcpFlags::ACK
+            } else {
+                TcpFlags::RST
+            },
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
+        let len = repr.emit_header(buf);
+        fill_checksum(&mut buf[..len], self.local.ip(), self.remote.ip());
+        ctx.counters.segments_out += 1;
+        ctx.counters.resets_sent += 1;
+        len
+    }
+
+    /// The window to put in a segment, with receiver silly-window avoidance (MUST-39): the
+    /// right edge moves only by at least min(half the buffer, one MSS), and never left
+    /// (SHLD-14).
+    fn advertise_window(&mut self) -> u16 {
+        let room = self.recv_buf.window();
+        let current = if self.rcv_adv > self.rcv_nxt {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        let threshold = (self.recv_buf.capacity() / 2).min(self.rcv_mss);
+        let window = if room > current && room - current >= threshold {
+            room
+        } else {
+            current
+        };
+        let scaled = (window >> self.rcv_shift).min(0xffff);
+        let edge = self.rcv_nxt + (scaled << self.rcv_shift);
+        if edge > self.rcv_adv {
+            self.rcv_adv = edge;
+        }
+        scaled as u16
+    }
+
+    /// An ACK went out: nothing is owed any more.
+    fn after_ack_sent(&mut self) {
+        self.ack_now = false;
+        self.unacked_segs = 0;
+        self.timers.stop(Timer::DelayedAck);
+    }
+
+    fn count_retransmission(&mut self, ctx: &mut Ctx<'_>) {
+        self.retransmitted += 1;
+        ctx.counters.retransmitted_segments += 1;
+        self.rexmit_since.get_or_insert(ctx.now);
+    }
+
+    /// Runs every timer due at `now`.
+    pub(crate) fn on_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(timer) = self.timers.take_expired(ctx.now) {
+            match timer {
+                Timer::Retransmit => self.on_rto(ctx),
+                Timer::Persist => {
+                    self.probe = true;
+                    self.persist_backoffs += 1;
+                }
+                Timer::DelayedAck => self.ack_now = true,
+                Timer::TimeWait | Timer::FinWait2 => self.set_state(ctx, State::Closed),
+            }
+        }
+    }
+
+    /// The retransmission timer expired (RFC 6298 §5.4-5.7): back off, collapse the window,
+    /// and go back to SND.UNA.
+    fn on_rto(&mut self, ctx: &mut Ctx<'_>) {
+        if self.snd_una == self.snd_max {
+            return;
+        }
+        let since = *self.rexmit_since.get_or_insert(ctx.now);
+        let limit = if self.state.is_synchronized() {
+            ctx.config.data_timeout
+        } else {
+            ctx.config.syn_timeout
+        };
+        if ctx.now - since >= limit {
+            // R2 reached (MUST-20): give up and tell the application.
+            let error = self.soft_error.unwrap_or(SocketError::TimedOut);
+            self.fail(ctx, error);
+            return;
+        }
+        self.cc
+            .on_timeout(self.snd_max - self.snd_una, self.effective_mss());
+        self.rtt.back_off();
+        // Karn (MUST-18): nothing retransmitted is timed.
+        self.rtt_sample = None;
+        self.recover = None;
+        self.rexmit = None;
+        self.dupacks = 0;
+        self.snd_nxt = self.snd_una;
+        self.restart_rto(ctx.now);
+    }
+}

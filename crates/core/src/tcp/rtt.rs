@@ -1,0 +1,112 @@
+//! Round-trip time estimation and the retransmission timeout (RFC 6298).
+
+use core::time::Duration;
+
+/// SRTT, RTTVAR and RTO per RFC 6298 §2, with exponential backoff (§5.5).
+#[derive(Debug, Clone)]
+pub struct RttEstimator {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    rto: Duration,
+    min_rto: Duration,
+    max_rto: Duration,
+    /// Consecutive timeouts since the last new ACK: the backoff exponent.
+    backoffs: u32,
+}
+
+/// Clock granularity G in RFC 6298's formula; our clock is finer, so this is the floor on K*RTTVAR.
+const GRANULARITY: Duration = Duration::from_millis(1);
+
+impl RttEstimator {
+    /// An estimator before any sample: RTO is `initial` (RFC 6298 §2.1).
+    pub fn new(initial: Duration, min_rto: Duration, max_rto: Duration) -> RttEstimator {
+        RttEstimator {
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto: initial,
+            min_rto,
+            max_rto,
+            backoffs: 0,
+        }
+    }
+
+    /// Takes one RTT measurement (RFC 6298 §2.2 and §2.3).
+    pub fn on_sample(&mut self, rtt: Duration) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(rtt);
+                self.rttvar = rtt / 2;
+            }
+            Some(srtt) => {
+                // RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|; SRTT <- 7/8 SRTT + 1/8 R'
+                let delta = if srtt > rtt { srtt - rtt } else { rtt - srtt };
+                self.rttvar = self.rttvar * 3 / 4 + delta / 4;
+                self.srtt = Some(srtt * 7 / 8 + rtt / 8);
+            }
+        }
+        let srtt = self.srtt.unwrap_or(rtt);
+        self.rto = (srtt + (self.rttvar * 4).max(GRANULARITY)).clamp(self.min_rto, self.max_rto);
+        self.backoffs = 0;
+    }
+
+    /// The timeout to arm now, backoff included.
+    pub fn rto(&self) -> Duration {
+        self.rto
+            .checked_mul(1 << self.backoffs.min(16))
+            .unwrap_or(self.max_rto)
+            .min(self.max_rto)
+    }
+
+    /// The timer expired: double the timeout (RFC 6298 §5.5).
+    pub fn back_off(&mut self) {
+        self.backoffs = self.backoffs.saturating_add(1);
+    }
+
+    /// New data was acknowledged: the backoff ends even without a usable sample.
+    pub fn reset_backoff(&mut self) {
+        self.backoffs = 0;
+    }
+
+    pub fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_sample_then_smoothing() {
+        let mut r = RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+        );
+        assert_eq!(r.rto(), Duration::from_secs(1));
+        r.on_sample(Duration::from_millis(100));
+        // SRTT 100, RTTVAR 50: RTO = 100 + 4*50 = 300 ms.
+        assert_eq!(r.rto(), Duration::from_millis(300));
+        r.on_sample(Duration::from_millis(100));
+        // RTTVAR 37.5, SRTT 100: RTO = 250 ms.
+        assert_eq!(r.rto(), Duration::from_millis(250));
+        r.back_off();
+        r.back_off();
+        assert_eq!(r.rto(), Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn clamps() {
+        let mut r = RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+        );
+        r.on_sample(Duration::from_micros(10));
+        assert_eq!(r.rto(), Duration::from_millis(200));
+        for _ in 0..40 {
+            r.back_off();
+        }
+        assert_eq!(r.rto(), Duration::from_secs(60));
+    }
+}

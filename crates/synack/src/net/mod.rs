@@ -1,0 +1,137 @@
+//! [`Net`]: one stack on one device, driven by a task, with the sockets that use it.
+
+mod driver;
+mod shared;
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use synack_core::stack::{ConnectionInfo, Counters, Event, SocketHandle};
+use synack_core::tcp::State;
+use synack_core::{Stack, StackConfig};
+
+use crate::error::io_error;
+use crate::{Clock, Device, TcpListener, TcpStream};
+use driver::Driver;
+pub(crate) use shared::{Core, Shared};
+
+/// Connections a listener queues before new SYNs are dropped, unless told otherwise.
+pub const DEFAULT_BACKLOG: usize = 128;
+
+/// A network interface: a synack [`Stack`] on one [`Device`], driven by a tokio task.
+///
+/// `Net` is a cheap, clonable handle. The driver runs as long as any handle, listener or
+/// stream is alive, and after the last one is dropped until the stack has no timer left
+/// (connections finish closing, TIME-WAIT runs out).
+#[derive(Clone)]
+pub struct Net {
+    inner: Arc<Handle>,
+}
+
+/// Tells the driver when the last user handle is gone.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let mut core = self.shared.lock();
+        core.stopping = true;
+        core.kick();
+    }
+}
+
+impl Net {
+    /// Starts a stack on `device`, reading time from `clock`, and spawns its driver on the
+    /// current tokio runtime.
+    ///
+    /// The stack's MTU is the smaller of `config.mtu` and the device's.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime, as `tokio::spawn` does.
+    pub fn new(mut config: StackConfig, device: impl Device, clock: Clock) -> Net {
+        config.mtu = config.mtu.min(device.mtu());
+        let stack = Stack::new(config, clock.now());
+        let shared = Arc::new(Shared::new(clock, stack));
+        tokio::spawn(Driver::new(shared.clone(), device));
+        Net {
+            inner: Arc::new(Handle { shared }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    /// Listens for connections on `addr` (an unspecified IP means any of ours).
+    pub fn listen(&self, addr: SocketAddr) -> io::Result<TcpListener> {
+        self.listen_with_backlog(addr, DEFAULT_BACKLOG)
+    }
+
+    /// Listens on `addr`, queueing at most `backlog` connections not yet accepted.
+    pub fn listen_with_backlog(&self, addr: SocketAddr, backlog: usize) -> io::Result<TcpListener> {
+        let mut core = self.shared().lock();
+        core.check()?;
+        let handle = core.stack.listen(addr, backlog).map_err(io_error)?;
+        let local = core.stack.listener_addr(handle).unwrap_or(addr);
+        Ok(TcpListener::new(self.clone(), handle, local))
+    }
+
+    /// Opens a connection to `remote` from one of our addresses and an ephemeral port.
+    ///
+    /// Resolves once the 3-way handshake completes; fails with `ConnectionRefused` when the
+    /// peer answers with a RST, `TimedOut` when SYNs go unanswered.
+    pub async fn connect(&self, remote: SocketAddr) -> io::Result<TcpStream> {
+        let stream = {
+            let mut core = self.shared().lock();
+            core.check()?;
+            let now = self.shared().clock.now();
+            let handle = core.stack.connect(now, remote, None).map_err(io_error)?;
+            core.kick();
+            TcpStream::new(self.clone(), handle, &core, remote)
+        };
+        // If this future is dropped early, dropping `stream` closes the half-open socket.
+        poll_fn(|cx| stream.poll_connected(cx)).await?;
+        Ok(stream)
+    }
+
+    /// Sends every trace event of the stack to `sink` from now on (replacing any earlier
+    /// sink). The sink runs on the driver's task: keep it quick.
+    pub fn set_event_sink(&self, sink: impl FnMut(Event) + Send + 'static) {
+        *self.shared().lock_sink() = Some(Box::new(sink));
+    }
+
+    /// What the stack has counted.
+    pub fn counters(&self) -> Counters {
+        self.shared().lock().stack.counters().clone()
+    }
+
+    /// A connection's details; `None` once its socket has been closed and released.
+    pub fn info(&self, socket: SocketHandle) -> Option<ConnectionInfo> {
+        self.shared().lock().stack.info(socket)
+    }
+
+    /// A connection's state; `None` once its socket has been closed and released.
+    pub fn state(&self, socket: SocketHandle) -> Option<State> {
+        self.shared().lock().stack.state(socket)
+    }
+
+    /// Packets the device refused to send (each lost, as on a real link).
+    pub fn device_send_errors(&self) -> u64 {
+        self.shared().lock().send_errors
+    }
+
+    /// The clock this stack reads.
+    pub fn clock(&self) -> Clock {
+        self.shared().clock
+    }
+}
+
+impl fmt::Debug for Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Net").finish_non_exhaustive()
+    }
+}

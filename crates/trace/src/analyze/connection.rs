@@ -1,0 +1,257 @@
+//! One connection's segments become records: who is the client, relative numbers, scaled
+//! windows, retransmissions, and what each payload carries.
+
+use std::net::SocketAddr;
+
+use synack_core::wire::TcpFlags;
+
+use super::options;
+use super::packet::Segment;
+use super::phases;
+use super::seqspace::{RangeSet, Unwrapper};
+use super::stream::Stream;
+use crate::http;
+use crate::model::{ConnectionTrace, HttpMessage, SegmentRecord, Side};
+
+/// RFC 7323 §2.3: a shift above 14 is used as 14.
+const MAX_WINDOW_SHIFT: u8 = 14;
+
+/// Per-side values, indexed by [`Side`].
+#[derive(Debug, Clone, Copy, Default)]
+struct PerSide<T>([T; 2]);
+
+impl<T> std::ops::Index<Side> for PerSide<T> {
+    type Output = T;
+    fn index(&self, side: Side) -> &T {
+        &self.0[side as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<Side> for PerSide<T> {
+    fn index_mut(&mut self, side: Side) -> &mut T {
+        &mut self.0[side as usize]
+    }
+}
+
+/// Analyzes the segments of one connection (non-empty, in time order). States and the
+/// timeline are added by the caller.
+pub(crate) fn build(id: u32, segs: &[Segment<'_>]) -> ConnectionTrace {
+    let (client, server) = sides(segs);
+    let side_of = |s: &Segment| {
+        if s.src == client {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    };
+    let isn = initial_sequence_numbers(segs, side_of);
+    let shift = window_shifts(segs, side_of);
+
+    let mut unwrap = PerSide::<Unwrapper>::default();
+    let mut sent = PerSide::<RangeSet>::default();
+    let mut chunks: PerSide<Vec<(u64, &[u8])>> = PerSide::default();
+    // Each payload's stream range, to name what it carries once messages are known.
+    let mut ranges = Vec::with_capacity(segs.len());
+    let mut segments = Vec::with_capacity(segs.len());
+    for s in segs {
+        let from = side_of(s);
+        let rel_seq = s.tcp.seq.wrapping_sub(isn[from]);
+        let acks = s.has(TcpFlags::ACK);
+        let rel_ack = if acks {
+            s.tcp.ack.wrapping_sub(isn[from.peer()])
+        } else {
+            0
+        };
+        let syn = s.has(TcpFlags::SYN);
+        let win = match shift[from] {
+            // RFC 7323 §2.2: the window field of a SYN is never scaled.
+            Some(shift) if !syn => u32::from(s.tcp.window) << shift,
+            _ => u32::from(s.tcp.window),
+        };
+
+        let pos = unwrap[from].unwrap(rel_seq);
+        let record = SegmentRecord {
+            t_ns: s.t_ns,
+            from,
+            src: s.src,
+            dst: s.dst,
+            flags: s.tcp.flags,
+            seq: rel_seq,
+            ack: rel_ack,
+            seq_raw: s.tcp.seq,
+            ack_raw: s.tcp.ack,
+            win,
+            len: s.payload.len(),
+            options: options::describe(s.options, isn[from.peer()]),
+            carries: None,
+            retransmission: false,
+        };
+        let occupied = pos..pos + record.seq_len();
+        let retransmission = !occupied.is_empty() && sent[from].overlaps(&occupied);
+        sent[from].insert(occupied);
+
+        // Relative seq 1 is the stream's first byte; a SYN's data follows the SYN.
+        let offset = (pos + u64::from(syn)).saturating_sub(1);
+        // RFC 9293 §3.10.7.1: a RST's payload is a diagnostic, not stream data.
+        let range = if s.has(TcpFlags::RST) {
+            None
+        } else {
+            chunks[from].push((offset, s.payload));
+            Some(offset..offset + s.payload.len() as u64)
+        };
+        ranges.push(range);
+        segments.push(SegmentRecord {
+            retransmission,
+            ..record
+        });
+    }
+
+    let [client_chunks, server_chunks] = chunks.0;
+    let requests = http::requests(&Stream::new(client_chunks));
+    let responses = http::responses(&Stream::new(server_chunks), &requests);
+    let mut messages = PerSide([
+        to_messages(Side::Client, requests),
+        to_messages(Side::Server, responses),
+    ]);
+    for (i, (seg, range)) in segments.iter_mut().zip(ranges).enumerate() {
+        seg.carries = match range {
+            _ if seg.len == 0 => None,
+            Some(range) => Some(carries(&mut messages[seg.from], &range, i, seg.t_ns)),
+            None => Some(format!("[data {} B]", seg.len)),
+        };
+    }
+    let [mut http, server_msgs] = messages.0;
+    http.extend(server_msgs);
+    for m in http.iter_mut().filter(|m| m.first_segment > m.last_segment) {
+        // No segment mapped onto it (cannot happen for parsed bytes); keep it sane.
+        (m.t_first_ns, m.first_segment) = (m.t_last_ns, m.last_segment);
+    }
+    http.sort_by_key(|m| (m.t_first_ns, m.from as u8));
+
+    let phases = phases::find(&segments, &http);
+    ConnectionTrace {
+        id,
+        client,
+        server,
+        segments,
+        states: Vec::new(),
+        phases,
+        http,
+        timeline: Vec::new(),
+    }
+}
+
+/// The client sent the SYN without ACK; failing that, received the SYN-ACK; failing that
+/// (the capture began mid-connection), it is the side with the higher, ephemeral port.
+fn sides(segs: &[Segment<'_>]) -> (SocketAddr, SocketAddr) {
+    if let Some(s) = segs.iter().find(|s| s.is_syn_only()) {
+        return (s.src, s.dst);
+    }
+    if let Some(s) = segs.iter().find(|s| s.has(TcpFlags::SYN)) {
+        return (s.dst, s.src);
+    }
+    let s = &segs[0];
+    if s.dst.port() > s.src.port() {
+        (s.dst, s.src)
+    } else {
+        (s.src, s.dst)
+    }
+}
+
+/// Each side's ISN: the sequence number of its SYN. Without a captured SYN, numbers start
+/// so that the first byte seen is 1, taken from that side's first segment or from the first
+/// ACK the peer sent it, whichever came first.
+fn initial_sequence_numbers(
+    segs: &[Segment<'_>],
+    side_of: impl Fn(&Segment) -> Side,
+) -> PerSide<u32> {
+    let mut isn = PerSide::<Option<u32>>::default();
+    for s in segs.iter().filter(|s| s.has(TcpFlags::SYN)) {
+        isn[side_of(s)].get_or_insert(s.tcp.seq);
+    }
+    for s in segs {
+        let from = side_of(s);
+        isn[from].get_or_insert(s.tcp.seq.wrapping_sub(1));
+        if s.has(TcpFlags::ACK) {
+            isn[from.peer()].get_or_insert(s.tcp.ack.wrapping_sub(1));
+        }
+    }
+    PerSide(isn.0.map(|v| v.unwrap_or(0)))
+}
+
+/// Window shifts, present only when both SYNs were captured and both offered scaling
+/// (RFC 7323 §2.2: otherwise neither side scales).
+fn window_shifts(segs: &[Segment<'_>], side_of: impl Fn(&Segment) -> Side) -> PerSide<Option<u8>> {
+    let mut syn_seen = PerSide::<bool>::default();
+    let mut shift = PerSide::<Option<u8>>::default();
+    for s in segs.iter().filter(|s| s.has(TcpFlags::SYN)) {
+        let from = side_of(s);
+        if !syn_seen[from] {
+            syn_seen[from] = true;
+            shift[from] = s.tcp.options.window_scale.map(|w| w.min(MAX_WINDOW_SHIFT));
+        }
+    }
+    if shift[Side::Client].is_some() && shift[Side::Server].is_some() {
+        shift
+    } else {
+        PerSide::default()
+    }
+}
+
+fn to_messages(from: Side, parsed: Vec<http::Message>) -> Vec<HttpMessage> {
+    let to_message = |m: http::Message| HttpMessage {
+        from,
+        start_offset: m.start,
+        head_end_offset: m.head_end,
+        end_offset: m.end,
+        first_line: m.first_line,
+        body_len: m.body_len,
+        chunked: m.chunked,
+        complete: m.complete,
+        t_first_ns: u64::MAX,
+        t_last_ns: 0,
+        first_segment: usize::MAX,
+        last_segment: 0,
+    };
+    parsed.into_iter().map(to_message).collect()
+}
+
+/// Names what the payload at `range` covers, and stretches the times of the messages it
+/// belongs to.
+fn carries(
+    messages: &mut [HttpMessage],
+    range: &std::ops::Range<u64>,
+    index: usize,
+    t_ns: u64,
+) -> String {
+    let overlap = |lo: u64, hi: u64| range.end.min(hi).saturating_sub(range.start.max(lo));
+    let mut parts = Vec::new();
+    let mut covered = 0;
+    let first = messages.partition_point(|m| m.end_offset <= range.start);
+    for m in messages[first..]
+        .iter_mut()
+        .take_while(|m| m.start_offset < range.end)
+    {
+        let head = overlap(m.start_offset, m.head_end_offset);
+        let body = overlap(m.head_end_offset, m.end_offset);
+        if range.contains(&m.start_offset) {
+            parts.push(m.first_line.clone());
+        } else if head > 0 {
+            parts.push(format!("[head {head} B]"));
+        }
+        if body > 0 {
+            parts.push(format!("[body {body} B]"));
+        }
+        covered += head + body;
+        // Segments come in time order, so the first to touch a message is its first.
+        if m.first_segment == usize::MAX {
+            (m.t_first_ns, m.first_segment) = (t_ns, index);
+        }
+        (m.t_last_ns, m.last_segment) = (t_ns, index);
+    }
+    let rest = (range.end - range.start).saturating_sub(covered);
+    if rest > 0 {
+        parts.push(format!("[data {rest} B]"));
+    }
+    parts.join(" + ")
+}

@@ -1,0 +1,98 @@
+//! Collects what crossed a link. Appending is a copy into one growing buffer; all parsing
+//! waits for [`Recorder::finish`], so recording stays cheap on a hot path.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+
+use synack_core::tcp::State;
+
+use crate::analyze;
+use crate::model::Trace;
+
+/// Packets and state changes in the order they were recorded.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    /// Every packet's bytes, back to back.
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) packets: Vec<PacketInput>,
+    pub(crate) states: Vec<StateInput>,
+    /// Count of inputs so far: orders events that share a timestamp.
+    next_order: u64,
+}
+
+/// A packet: its time, where its bytes are in `Recorder::bytes`, and its recording order.
+#[derive(Debug, Clone)]
+pub(crate) struct PacketInput {
+    pub t_ns: u64,
+    pub order: u64,
+    pub range: Range<usize>,
+}
+
+/// A state change as reported.
+#[derive(Debug, Clone)]
+pub(crate) struct StateInput {
+    pub t_ns: u64,
+    pub order: u64,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub from: State,
+    pub to: State,
+}
+
+impl Recorder {
+    /// An empty recorder.
+    pub fn new() -> Recorder {
+        Recorder::default()
+    }
+
+    /// An IP packet (IPv4 or IPv6, starting at the IP header) as it crossed the link at t_ns.
+    pub fn packet(&mut self, t_ns: u64, data: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(data);
+        let order = self.bump();
+        let range = start..self.bytes.len();
+        self.packets.push(PacketInput { t_ns, order, range });
+    }
+
+    /// A connection state change reported by a stack; `local` is the reporting side.
+    pub fn state_change(
+        &mut self,
+        t_ns: u64,
+        local: SocketAddr,
+        remote: SocketAddr,
+        from: State,
+        to: State,
+    ) {
+        let order = self.bump();
+        let input = StateInput {
+            t_ns,
+            order,
+            local,
+            remote,
+            from,
+            to,
+        };
+        self.states.push(input);
+    }
+
+    /// Packets recorded so far.
+    pub fn packet_count(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// Analyze everything recorded.
+    pub fn finish(&self) -> Trace {
+        analyze::analyze(self)
+    }
+
+    fn bump(&mut self) -> u64 {
+        let order = self.next_order;
+        self.next_order += 1;
+        order
+    }
+
+    /// The bytes of one recorded packet.
+    pub(crate) fn data(&self, p: &PacketInput) -> &[u8] {
+        &self.bytes[p.range.clone()]
+    }
+}
