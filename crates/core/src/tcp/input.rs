@@ -75,8 +75,20 @@ impl Connection {
 
     /// §3.10.7.4: every state from SYN-RECEIVED on.
     fn on_segment_synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &TcpRepr, payload: &[u8]) {
-        let flags = seg.flags;
-        let seq = SeqNum(seg.seq);
+        let mut flags = seg.flags;
+        let mut seq = SeqNum(seg.seq);
+        // Simultaneous open (Figure 8, line 7): the peer's SYN-ACK repeats its SYN, already
+        // received, and acknowledges ours. Only the new part is processed (§3.10.7.4 first):
+        // trim the SYN so the ACK can complete the handshake.
+        if self.state == State::SynReceived
+            && flags.contains(TcpFlags::SYN)
+            && flags.contains(TcpFlags::ACK)
+            && !flags.contains(TcpFlags::RST)
+            && seq == self.irs
+        {
+            flags = TcpFlags(flags.0 & !TcpFlags::SYN.0);
+            seq = seq + 1;
+        }
         let seg_len = payload.len()
             + usize::from(flags.contains(TcpFlags::SYN))
             + usize::from(flags.contains(TcpFlags::FIN));
@@ -101,6 +113,17 @@ impl Connection {
         // processed with its text trimmed away.
         let zero_window_edge = !acceptable && rcv_wnd == 0 && seq == self.rcv_nxt;
         if !acceptable && !zero_window_edge {
+            // The peer's SYN again: our SYN-ACK was lost, so send it again now rather than
+            // make the peer wait for our retransmission timer (as Linux does).
+            if self.state == State::SynReceived
+                && self.passive
+                && flags.contains(TcpFlags::SYN)
+                && !flags.contains(TcpFlags::ACK)
+                && seq == self.irs
+            {
+                self.snd_nxt = self.iss;
+                return;
+            }
             if !flags.contains(TcpFlags::RST) {
                 ctx.counters.dropped_unacceptable += 1;
                 self.ack_now = true;
