@@ -47,7 +47,9 @@ impl Connection {
             }
         }
         if self.ack_now && self.state != State::SynSent {
-            return Some(self.emit(ctx, buf, self.snd_nxt, TcpFlags::ACK, 0).0);
+            // SEQ=SND.NXT in the RFC's sense: the highest sent, not our rewound position, or
+            // after an RTO both ends' ACKs could fall below the other's RCV.NXT and be dropped.
+            return Some(self.emit(ctx, buf, self.snd_max, TcpFlags::ACK, 0).0);
         }
         None
     }
