@@ -455,35 +455,19 @@ impl Stack {
     }
 
     pub(super) fn entry(&self, socket: SocketHandle) -> Option<&SocketEntry> {
-        let slot = self.sockets.get(socket.index as usize)?;
-        if slot.generation != socket.generation {
-            return None;
-        }
-        slot.value.as_ref()
+        get(&self.sockets, socket.index, socket.generation)
     }
 
     pub(super) fn entry_mut(&mut self, socket: SocketHandle) -> Option<&mut SocketEntry> {
-        let slot = self.sockets.get_mut(socket.index as usize)?;
-        if slot.generation != socket.generation {
-            return None;
-        }
-        slot.value.as_mut()
+        get_mut(&mut self.sockets, socket.index, socket.generation)
     }
 
     pub(super) fn listener(&self, listener: ListenerHandle) -> Option<&Listener> {
-        let slot = self.listeners.get(listener.index as usize)?;
-        if slot.generation != listener.generation {
-            return None;
-        }
-        slot.value.as_ref()
+        get(&self.listeners, listener.index, listener.generation)
     }
 
     pub(super) fn listener_mut(&mut self, listener: ListenerHandle) -> Option<&mut Listener> {
-        let slot = self.listeners.get_mut(listener.index as usize)?;
-        if slot.generation != listener.generation {
-            return None;
-        }
-        slot.value.as_mut()
+        get_mut(&mut self.listeners, listener.index, listener.generation)
     }
 
     /// Runs `f` on a connection with a context borrowed from the stack's other fields.
@@ -492,21 +476,8 @@ impl Stack {
         socket: SocketHandle,
         f: impl FnOnce(&mut Connection, &mut Ctx<'_>) -> R,
     ) -> Option<R> {
-        let slot = self.sockets.get_mut(socket.index as usize)?;
-        if slot.generation != socket.generation {
-            return None;
-        }
-        let entry = slot.value.as_mut()?;
-        let mut ctx = Ctx {
-            now: self.now,
-            config: &self.config.tcp,
-            counters: &mut self.counters,
-            events: if self.config.record_events {
-                Some(&mut self.events)
-            } else {
-                None
-            },
-        };
+        let entry = get_mut(&mut self.sockets, socket.index, socket.generation)?;
+        let mut ctx = ctx(self.now, &self.config, &mut self.counters, &mut self.events);
         Some(f(&mut entry.conn, &mut ctx))
     }
 
@@ -528,16 +499,7 @@ impl Stack {
             ts_offset: self.secrets.ts_offset(local, remote),
             link_mss: self.config.mtu.saturating_sub(header).max(64),
         };
-        let mut ctx = Ctx {
-            now: self.now,
-            config: &self.config.tcp,
-            counters: &mut self.counters,
-            events: if self.config.record_events {
-                Some(&mut self.events)
-            } else {
-                None
-            },
-        };
+        let mut ctx = ctx(self.now, &self.config, &mut self.counters, &mut self.events);
         let conn = make(&mut ctx, ep);
         self.sockets[index as usize].value = Some(SocketEntry {
             conn,
@@ -594,16 +556,7 @@ impl Stack {
             if !listener_alive {
                 // Its listener closed before the handshake finished: reset it.
                 entry.listener = None;
-                let mut ctx = Ctx {
-                    now: self.now,
-                    config: &self.config.tcp,
-                    counters: &mut self.counters,
-                    events: if self.config.record_events {
-                        Some(&mut self.events)
-                    } else {
-                        None
-                    },
-                };
+                let mut ctx = ctx(self.now, &self.config, &mut self.counters, &mut self.events);
                 entry.conn.abort(&mut ctx);
                 entry.conn.release(&mut ctx);
             } else if state == State::Closed {
@@ -759,6 +712,33 @@ pub(super) fn is_unicast(ip: IpAddr) -> bool {
         IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()),
         IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
     }
+}
+
+/// A connection's view of the stack, from disjoint fields so the socket slab stays borrowable.
+fn ctx<'a>(
+    now: Instant,
+    config: &'a StackConfig,
+    counters: &'a mut Counters,
+    events: &'a mut VecDeque<Event>,
+) -> Ctx<'a> {
+    Ctx {
+        now,
+        config: &config.tcp,
+        counters,
+        events: config.record_events.then_some(events),
+    }
+}
+
+fn get<T>(slots: &[Slot<T>], index: u32, generation: u32) -> Option<&T> {
+    let slot = slots.get(index as usize)?;
+    (slot.generation == generation).then_some(())?;
+    slot.value.as_ref()
+}
+
+fn get_mut<T>(slots: &mut [Slot<T>], index: u32, generation: u32) -> Option<&mut T> {
+    let slot = slots.get_mut(index as usize)?;
+    (slot.generation == generation).then_some(())?;
+    slot.value.as_mut()
 }
 
 fn insert<T>(slots: &mut Vec<Slot<T>>, free: &mut Vec<u32>, value: T) -> (u32, u32) {
