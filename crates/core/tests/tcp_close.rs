@@ -6,25 +6,14 @@ mod support;
 use std::time::Duration;
 
 use support::script::*;
-use synack_core::stack::{Event, SocketHandle};
+use synack_core::stack::SocketHandle;
 use synack_core::tcp::State;
-
-/// The states entered since the last call, in order.
-fn entered(s: &mut Script) -> Vec<State> {
-    let mut out = Vec::new();
-    while let Some(e) = s.stack.poll_event() {
-        if let Event::StateChanged { to, .. } = e {
-            out.push(to);
-        }
-    }
-    out
-}
 
 /// A stack with MSL = 1 s (TIME-WAIT lasts 2 s), an accepted connection, events drained.
 fn established() -> (Script, SocketHandle) {
     let mut s = Script::with_config(|c| c.tcp.msl = Duration::from_secs(1));
     let c = s.accept_connection();
-    entered(&mut s);
+    s.entered();
     (s, c)
 }
 
@@ -63,7 +52,7 @@ fn active_close_through_time_wait_to_closed() {
     assert_eq!(s.stack.state(c), Some(State::Closed));
     s.expect_nothing();
     assert_eq!(
-        entered(&mut s),
+        s.entered(),
         vec![
             State::FinWait1,
             State::FinWait2,
@@ -90,7 +79,7 @@ fn passive_close_close_wait_last_ack_closed() {
     assert_eq!(s.stack.state(c), Some(State::Closed));
     s.expect_nothing();
     assert_eq!(
-        entered(&mut s),
+        s.entered(),
         vec![State::CloseWait, State::LastAck, State::Closed]
     );
 }
@@ -109,7 +98,7 @@ fn simultaneous_close_closing_then_time_wait() {
     assert_eq!(s.stack.state(c), Some(State::TimeWait));
     s.expect_nothing();
     assert_eq!(
-        entered(&mut s),
+        s.entered(),
         vec![State::FinWait1, State::Closing, State::TimeWait]
     );
 }
@@ -126,7 +115,7 @@ fn fin_with_ack_of_our_fin_goes_to_time_wait() {
     assert_eq!(s.stack.state(c), Some(State::TimeWait));
     // §3.10.7.4 processes the ACK (fifth step: FIN-WAIT-2) before the FIN (eighth step:
     // TIME-WAIT) within the one segment; CLOSING is never entered.
-    let states = entered(&mut s);
+    let states = s.entered();
     assert!(!states.contains(&State::Closing), "{states:?}");
     assert_eq!(states.last(), Some(&State::TimeWait));
     s.expect_nothing();

@@ -4,19 +4,7 @@
 mod support;
 
 use support::script::*;
-use synack_core::stack::Event;
 use synack_core::tcp::State;
-
-/// The states a connection entered, in order, drained from the event queue.
-fn entered(s: &mut Script) -> Vec<State> {
-    let mut out = Vec::new();
-    while let Some(e) = s.stack.poll_event() {
-        if let Event::StateChanged { to, .. } = e {
-            out.push(to);
-        }
-    }
-    out
-}
 
 /// RFC 9293 §3.5: a retransmitted SYN in SYN-RECEIVED means our SYN-ACK was lost; it is
 /// sent again at once, and the handshake still completes.
@@ -43,14 +31,14 @@ fn passive_open_listen_syn_received_established() {
     let l = s.listen();
     s.inject(seg(SYN).seq(0).mss(1460));
     s.expect(seg(SYN | ACK).seq(0).ack(1).mss(1460));
-    assert_eq!(entered(&mut s), vec![State::SynReceived]);
+    assert_eq!(s.entered(), vec![State::SynReceived]);
     assert_eq!(
         s.stack.accept(l),
         Err(synack_core::stack::SocketError::WouldBlock)
     );
     s.inject(seg(ACK).seq(1).ack(1));
     s.expect_nothing();
-    assert_eq!(entered(&mut s), vec![State::Established]);
+    assert_eq!(s.entered(), vec![State::Established]);
     let c = s.stack.accept(l).expect("established connection queued");
     assert_eq!(s.stack.state(c), Some(State::Established));
 }
@@ -66,7 +54,7 @@ fn active_open_syn_sent_established() {
     s.inject(seg(SYN | ACK).seq(0).ack(1).mss(1460));
     s.expect(seg(ACK).seq(1).ack(1));
     assert_eq!(s.stack.state(c), Some(State::Established));
-    assert_eq!(entered(&mut s), vec![State::SynSent, State::Established]);
+    assert_eq!(s.entered(), vec![State::SynSent, State::Established]);
 }
 
 /// RFC 9293 §3.5 (Figure 8), MUST-10: simultaneous open, SYN-SENT → SYN-RECEIVED on a bare
@@ -83,7 +71,7 @@ fn simultaneous_open_syn_sent_syn_received_established() {
     assert_eq!(s.stack.state(c), Some(State::Established));
     s.expect_nothing();
     assert_eq!(
-        entered(&mut s),
+        s.entered(),
         vec![State::SynSent, State::SynReceived, State::Established]
     );
     // Synchronized: data flows both ways.

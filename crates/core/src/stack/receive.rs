@@ -185,19 +185,24 @@ impl Stack {
         self.queue_control(control);
     }
 
+    /// Queues the answer to an echo request (ICMPv4 or ICMPv6, by the request's family).
+    fn echo(&mut self, ip: &IpRepr, ident: u16, seq_no: u16, data: &[u8]) {
+        self.queue_control(Control::EchoReply {
+            src: ip.dst,
+            dst: ip.src,
+            ident,
+            seq_no,
+            data: data.to_vec(),
+        });
+    }
+
     fn receive_icmpv4(&mut self, ip: &IpRepr, payload: &[u8]) {
         match Icmpv4Repr::parse(payload) {
             Ok(Icmpv4Repr::EchoRequest {
                 ident,
                 seq_no,
                 data,
-            }) => self.queue_control(Control::EchoReply {
-                src: ip.dst,
-                dst: ip.src,
-                ident,
-                seq_no,
-                data: data.to_vec(),
-            }),
+            }) => self.echo(ip, ident, seq_no, data),
             Ok(Icmpv4Repr::DstUnreachable {
                 code,
                 next_hop_mtu,
@@ -226,13 +231,7 @@ impl Stack {
                 ident,
                 seq_no,
                 data,
-            }) => self.queue_control(Control::EchoReply {
-                src: ip.dst,
-                dst: ip.src,
-                ident,
-                seq_no,
-                data: data.to_vec(),
-            }),
+            }) => self.echo(ip, ident, seq_no, data),
             Ok(Icmpv6Repr::PacketTooBig { mtu, data }) => {
                 self.icmp_error(data, IcmpError::PacketTooBig(mtu.min(65535) as usize))
             }

@@ -60,7 +60,9 @@ impl CongestionControl for Reno {
     }
 
     fn on_recovery_end(&mut self) {
-        self.cwnd = self.cwnd.max(self.ssthresh.min(self.cwnd));
+        // RFC 6582 §3.2 step 4: deflate to ssthresh (we never inflate, so this holds already
+        // unless a later controller changes cwnd during recovery).
+        self.cwnd = self.ssthresh;
     }
 
     fn on_timeout(&mut self, flight: usize, mss: usize) {

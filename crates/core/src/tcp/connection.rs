@@ -369,10 +369,9 @@ impl Connection {
         if buf.is_empty() {
             return Ok(0);
         }
-        let before = self.recv_buf.window();
         let n = self.recv_buf.read(buf);
         if n > 0 {
-            self.maybe_window_update(before);
+            self.maybe_window_update();
             return Ok(n);
         }
         if self.fin_received {
@@ -386,7 +385,7 @@ impl Connection {
 
     /// After the application read, tell the peer if the window grew a lot (Linux's rule: it
     /// would at least double, by at least one segment); small openings wait (MUST-39).
-    fn maybe_window_update(&mut self, _window_before: usize) {
+    fn maybe_window_update(&mut self) {
         if !self.state.is_synchronized() || self.fin_received {
             return;
         }

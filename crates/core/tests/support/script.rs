@@ -279,6 +279,17 @@ impl Script {
         }
     }
 
+    /// The states the stack's connections entered since last asked, in order.
+    pub fn entered(&mut self) -> Vec<synack_core::tcp::State> {
+        let mut out = Vec::new();
+        while let Some(e) = self.stack.poll_event() {
+            if let synack_core::stack::Event::StateChanged { to, .. } = e {
+                out.push(to);
+            }
+        }
+        out
+    }
+
     /// Completes a passive open: SYN in, SYN-ACK out, ACK in. Returns the accepted socket.
     pub fn accept_connection(&mut self) -> SocketHandle {
         let l = self.listen();
