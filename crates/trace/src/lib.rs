@@ -13,16 +13,22 @@
 #![forbid(unsafe_code)]
 
 mod analyze;
+pub mod capture;
 mod format;
+pub mod html;
 mod http;
 pub mod json;
+pub mod keylog;
 pub mod ladder;
 mod model;
 mod recorder;
+pub mod timings;
+mod tls;
 
 pub use model::{
     ConnectionTrace, Event, HttpMessage, Phase, PhaseName, SegmentRecord, Side, StateRecord,
     Summary, Trace,
 };
+pub use keylog::KeyLog;
 pub use recorder::Recorder;
 pub use synack_core::wire::TcpFlags;

@@ -16,6 +16,8 @@ pub struct Recorder {
     pub(crate) bytes: Vec<u8>,
     pub(crate) packets: Vec<PacketInput>,
     pub(crate) states: Vec<StateInput>,
+    /// TLS secrets in the NSS key log format, as given to [`Recorder::key_log`].
+    pub(crate) key_log: String,
     /// Count of inputs so far: orders events that share a timestamp.
     next_order: u64,
 }
@@ -73,6 +75,25 @@ impl Recorder {
             to,
         };
         self.states.push(input);
+    }
+
+    /// TLS secrets (NSS key log lines, as SSLKEYLOGFILE holds them) that let the analysis
+    /// decrypt and name what TLS hides. Lines may come in any order relative to packets.
+    pub fn key_log(&mut self, lines: &str) {
+        self.key_log.push_str(lines);
+        if !self.key_log.is_empty() && !self.key_log.ends_with('\n') {
+            self.key_log.push('\n');
+        }
+    }
+
+    /// The key log lines given so far.
+    pub fn key_log_text(&self) -> &str {
+        &self.key_log
+    }
+
+    /// Every recorded packet as (time in ns, IP packet bytes), in recording order.
+    pub fn packets(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.packets.iter().map(|p| (p.t_ns, self.data(p)))
     }
 
     /// Packets recorded so far.

@@ -1,0 +1,1 @@
+//! Captures: pcapng written from a recording, pcap and pcapng read back into one.

@@ -1,0 +1,1 @@
+//! A connection's timings the way curl's `-w` names them, and an httpstat-style bar.

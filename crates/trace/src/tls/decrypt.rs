@@ -1,0 +1,1 @@
+//! Record decryption with secrets from a key log.
