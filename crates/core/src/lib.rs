@@ -8,9 +8,13 @@
 //! - [`wire`]: zero-copy views and emitters for IPv4, IPv6, TCP, ICMP and the checksum.
 //! - [`tcp`]: one connection's RFC 9293 state machine.
 //! - [`stack`]: addresses, demultiplexing, listeners, timers: the [`Stack`] a driver owns.
+//!
+//! Beside them, [`impair`] is a seeded model of a bad link (delay, rate, loss, reordering,
+//! duplication, corruption) for tests, simulations and the demo.
 
 #![forbid(unsafe_code)]
 
+pub mod impair;
 pub mod stack;
 pub mod tcp;
 pub mod time;

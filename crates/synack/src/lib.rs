@@ -7,7 +7,8 @@
 //! tokio-rustls run on it unchanged.
 //!
 //! Devices: [`MemoryLink`] joins two stacks in one process; [`Tap`] wraps any device and shows
-//! each packet it sends to a closure (the trace records packets this way). Time comes from a
+//! each packet it sends to a closure (the trace records packets this way); [`Impaired`]
+//! makes any device a bad link (delay, rate, loss, reordering, duplication, corruption). Time comes from a
 //! [`Clock`] on tokio's clock, so tests can run with `#[tokio::test(start_paused = true)]`.
 //!
 //! # Example
@@ -52,7 +53,8 @@ mod net;
 mod socket;
 
 pub use clock::Clock;
-pub use device::{Device, MemoryLink, MemoryPort, RecvBatch, Tap};
+pub use device::{Device, Impaired, ImpairedStats, MemoryLink, MemoryPort, RecvBatch, Tap};
 pub use error::{error_kind, io_error};
 pub use net::{DEFAULT_BACKLOG, Net};
 pub use socket::{TcpListener, TcpStream};
+pub use synack_core::impair::LinkConditions;

@@ -2,6 +2,7 @@
 //! such as [`Tap`] that stack on any device.
 
 mod batch;
+mod impair;
 mod memory;
 mod tap;
 
@@ -9,6 +10,7 @@ use std::io;
 use std::task::{Context, Poll};
 
 pub use batch::RecvBatch;
+pub use impair::{Impaired, ImpairedStats};
 pub use memory::{LinkStats, MemoryLink, MemoryPort, StatsHandle};
 pub use tap::Tap;
 
