@@ -8,8 +8,10 @@
 //!
 //! Devices: [`MemoryLink`] joins two stacks in one process; [`Tap`] wraps any device and shows
 //! each packet it sends to a closure (the trace records packets this way); [`Impaired`]
-//! makes any device a bad link (delay, rate, loss, reordering, duplication, corruption). Time comes from a
-//! [`Clock`] on tokio's clock, so tests can run with `#[tokio::test(start_paused = true)]`.
+//! makes any device a bad link (delay, rate, loss, reordering, duplication, corruption);
+//! [`Tun`] (Linux) puts a stack on a TUN device, where the kernel and its programs reach it.
+//! Time comes from a [`Clock`] on tokio's clock, so tests can run with
+//! `#[tokio::test(start_paused = true)]`.
 //!
 //! # Example
 //! Two stacks over an in-memory link, an echo:
@@ -54,6 +56,8 @@ mod socket;
 
 pub use clock::Clock;
 pub use device::{Device, Impaired, ImpairedStats, MemoryLink, MemoryPort, RecvBatch, Tap};
+#[cfg(target_os = "linux")]
+pub use device::{Tun, TunConfig};
 pub use error::{error_kind, io_error};
 pub use net::{DEFAULT_BACKLOG, Net};
 pub use socket::{TcpListener, TcpStream};

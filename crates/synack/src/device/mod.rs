@@ -5,6 +5,8 @@ mod batch;
 mod impair;
 mod memory;
 mod tap;
+#[cfg(target_os = "linux")]
+mod tun;
 
 use std::io;
 use std::task::{Context, Poll};
@@ -13,6 +15,8 @@ pub use batch::RecvBatch;
 pub use impair::{Impaired, ImpairedStats};
 pub use memory::{LinkStats, MemoryLink, MemoryPort, StatsHandle};
 pub use tap::Tap;
+#[cfg(target_os = "linux")]
+pub use tun::{Tun, TunConfig};
 
 /// A link that carries IP packets (no link-layer header).
 ///

@@ -1,0 +1,175 @@
+//! Our stack on a Linux TUN device, talking to the kernel's own TCP, inside a network
+//! namespace the test creates (`unshare -n`), so nothing leaves this process's namespace.
+//!
+//! Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN for the namespace). Without it the test says
+//! so and passes, except under CI (the `CI` variable set), where it fails: CI runs as root.
+
+#![cfg(target_os = "linux")]
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::process::Command;
+use std::time::Duration;
+
+use synack::{Clock, Net, Tun, TunConfig};
+use synack_core::StackConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CHILD: &str = "SYNACK_TUN_CHILD";
+
+/// Runs `name` again in a new network namespace; true if the caller is that child.
+fn in_namespace(name: &str) -> bool {
+    if std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let status = Command::new("unshare")
+        .args(["-n", "--"])
+        .arg(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) if s.code() == Some(77) => skip(name, "no privilege for a namespace or TUN"),
+        Ok(s) => panic!("{name} failed in its namespace: {s}"),
+        Err(e) => skip(name, &format!("cannot run unshare: {e}")),
+    }
+    false
+}
+
+fn skip(name: &str, why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{name}: {why} (CI must run this as root)");
+    }
+    eprintln!("{name}: skipped: {why}");
+}
+
+/// Inside the namespace: loopback up, no IPv6 duplicate-address wait, then the TUN device
+/// with the kernel at 10.77.0.1/24 and fd77::1/64, and our stack at .2 and ::2.
+fn setup() -> (Tun, StackConfig) {
+    let _ = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status();
+    for conf in ["all", "default"] {
+        let path = format!("/proc/sys/net/ipv6/conf/{conf}/accept_dad");
+        let _ = std::fs::write(path, "0");
+    }
+    let mut config = TunConfig::new("syn0", "10.77.0.1".parse().unwrap(), 24);
+    config.add_host_addr("fd77::1".parse().unwrap(), 64);
+    let tun = match Tun::create(&config) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            eprintln!("{e}");
+            std::process::exit(77);
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let stack = StackConfig {
+        addrs: vec!["10.77.0.2".parse().unwrap(), "fd77::2".parse().unwrap()],
+        seed: 7,
+        ..StackConfig::default()
+    };
+    (tun, stack)
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+async fn within<T>(secs: u64, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), fut)
+        .await
+        .unwrap_or_else(|_| panic!("did not finish within {secs} s"))
+}
+
+/// A kernel client sends `len` bytes to our echo server and reads them back; then our client
+/// does the same against a kernel echo server; for both address families.
+#[test]
+fn kernel_tcp_and_our_stack_exchange_data_both_ways() {
+    if !in_namespace("kernel_tcp_and_our_stack_exchange_data_both_ways") {
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (tun, stack) = setup();
+        let clock = Clock::new();
+        let net = Net::new(stack, tun, clock);
+        let len = 2_000_000;
+        for (ours, kernel) in [("10.77.0.2", "10.77.0.1"), ("fd77::2", "fd77::1")] {
+            let ours: IpAddr = ours.parse().unwrap();
+            let kernel: IpAddr = kernel.parse().unwrap();
+
+            // Kernel client → our server.
+            let listener = net.listen(SocketAddr::new(ours, 7)).unwrap();
+            let server = tokio::spawn(async move {
+                let (mut s, _) = listener.accept().await?;
+                let (mut rd, mut wr) = tokio::io::split(&mut s);
+                tokio::io::copy(&mut rd, &mut wr).await?;
+                s.shutdown().await
+            });
+            let mut k = within(10, tokio::net::TcpStream::connect((ours, 7)))
+                .await
+                .unwrap();
+            let data = pattern(len);
+            let (mut rd, mut wr) = k.split();
+            let send = async {
+                wr.write_all(&data).await?;
+                wr.shutdown().await
+            };
+            let mut echoed = Vec::new();
+            let (sent, read) = within(60, async {
+                tokio::join!(send, rd.read_to_end(&mut echoed))
+            })
+            .await;
+            sent.unwrap();
+            read.unwrap();
+            assert!(echoed == data, "echo from our server differs ({ours})");
+            within(10, server).await.unwrap().unwrap();
+
+            // Our client → kernel server.
+            let kl = tokio::net::TcpListener::bind((kernel, 7007)).await.unwrap();
+            let kserver = tokio::spawn(async move {
+                let (mut s, _) = kl.accept().await?;
+                let (mut rd, mut wr) = s.split();
+                tokio::io::copy(&mut rd, &mut wr).await?;
+                wr.shutdown().await
+            });
+            let mut s = within(10, net.connect(SocketAddr::new(kernel, 7007)))
+                .await
+                .unwrap();
+            let (mut rd, mut wr) = tokio::io::split(&mut s);
+            let send = async {
+                wr.write_all(&data).await?;
+                wr.shutdown().await
+            };
+            let mut echoed = Vec::new();
+            let (sent, read) = within(60, async {
+                tokio::join!(send, rd.read_to_end(&mut echoed))
+            })
+            .await;
+            sent.unwrap();
+            read.unwrap();
+            assert!(echoed == data, "echo from the kernel differs ({kernel})");
+            within(10, kserver).await.unwrap().unwrap();
+        }
+    });
+}
+
+/// Closed ports are refused both ways: the kernel gets our RST, and our client reports the
+/// kernel's RST as a refused connection.
+#[test]
+fn closed_ports_are_refused_both_ways() {
+    if !in_namespace("closed_ports_are_refused_both_ways") {
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (tun, stack) = setup();
+        let net = Net::new(stack, tun, Clock::new());
+        let k = within(10, tokio::net::TcpStream::connect(("10.77.0.2", 81))).await;
+        assert_eq!(k.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
+        let ours = within(10, net.connect("10.77.0.1:81".parse().unwrap())).await;
+        assert_eq!(ours.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
+    });
+}
