@@ -18,7 +18,7 @@ use crate::time::Instant;
 
 /// What one direction of a link does to the packets crossing it. `Default` is a perfect
 /// link: no delay, no limit, nothing lost.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LinkConditions {
     /// One-way propagation delay.
     pub delay: Duration,

@@ -3,6 +3,11 @@
 //! on a clean wire and on a lossy one. Every failure names its `Scenario` (seed included);
 //! `Scenario::run` on the same value replays it exactly.
 //!
+//! The `Network` wire is the core's seeded impairment model in each direction: delay and
+//! jitter, a rate-limited bottleneck with a queue, random and bursty loss, reordering,
+//! duplication and corruption, all drawn from the scenario's seed. Every run also checks,
+//! from the packets alone, that no side sent beyond the window its peer had offered.
+//!
 //! `SYNACK_SIM_SEEDS=N` widens the seeded sweeps for nightly runs (default 20);
 //! `SYNACK_SIM_SEED=N` replays just seed N. `SYNACK_SIM_TRACE=1` prints the last packets of a
 //! run that gets stuck.
@@ -16,8 +21,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use support::{InFlight, Pair};
+use synack_core::impair::{Impairment, LinkConditions};
 use synack_core::stack::{Counters, SocketHandle, StackConfig};
 use synack_core::tcp::State;
+use synack_core::wire::TcpFlags;
 use synack_core::{Event, Instant};
 
 /// A packet stashed by the lossy wire: (to_server, bytes).
@@ -65,7 +72,7 @@ enum CloseOrder {
     Simultaneous,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Wire {
     Clean,
     /// Drops `loss` per mille and duplicates `dup` per mille (delivered late: reordering).
@@ -73,6 +80,41 @@ enum Wire {
         loss: u64,
         dup: u64,
     },
+    /// Each direction through `synack_core::impair` with these conditions.
+    Network(LinkConditions),
+}
+
+/// Conditions drawn from a seed across the impairment space; `harsh` allows more of
+/// everything.
+fn network(seed: u64, harsh: bool) -> LinkConditions {
+    let mut r = Rng(seed ^ 0x0bad_11e5);
+    let pct = |r: &mut Rng, max_tenths: u64| r.below(max_tenths + 1) as f64 / 1000.0;
+    let scale = if harsh { 2 } else { 1 };
+    let rate_bps = if r.chance(400) {
+        [1_000_000, 10_000_000, 100_000_000][r.below(3) as usize]
+    } else {
+        0
+    };
+    LinkConditions {
+        delay: Duration::from_micros(r.below(40_000)),
+        jitter: Duration::from_micros(r.below(5_000)),
+        rate_bps,
+        queue_limit: if rate_bps > 0 {
+            20 + r.below(500) as usize
+        } else {
+            0
+        },
+        loss: pct(&mut r, 30 * scale),
+        loss_burst: if r.chance(300) {
+            1.0 + r.below(5) as f64
+        } else {
+            1.0
+        },
+        reorder: pct(&mut r, 30 * scale),
+        reorder_depth: 1 + r.below(3) as u32,
+        duplicate: pct(&mut r, 10 * scale),
+        corrupt: pct(&mut r, 10 * scale),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +211,12 @@ impl Scenario {
                 true
             }));
         }
+        if let Wire::Network(conditions) = self.wire {
+            p.links = Some([
+                Impairment::new(conditions, self.seed ^ 0x70_5e),
+                Impairment::new(conditions, self.seed ^ 0x70_c1),
+            ]);
+        }
         let (c, s) = p.connect(80);
         let mut sides = [
             Side::new(
@@ -187,7 +235,7 @@ impl Scenario {
         let mut states: HashMap<(bool, SocketHandle), State> = HashMap::new();
         let limit = match self.wire {
             Wire::Clean => Duration::from_secs(600),
-            Wire::Lossy { .. } => Duration::from_secs(3600),
+            Wire::Lossy { .. } | Wire::Network(_) => Duration::from_secs(3600),
         };
         let deadline = p.now + limit;
         let mut buf = vec![0u8; 64 * 1024];
@@ -296,6 +344,10 @@ impl Scenario {
             assert_eq!(sc.packets_in, log_to_server, "{self:?}");
             assert_eq!(cc.packets_in, log_to_client, "{self:?}");
         }
+        if let Err(e) = within_offered_windows(&p.log) {
+            trace(&p.log);
+            panic!("{self:?}: {e}");
+        }
         Outcome {
             retransmitted: cc.retransmitted_segments + sc.retransmitted_segments,
             log: p.log,
@@ -354,6 +406,53 @@ impl Scenario {
             }
         }
     }
+}
+
+/// Checks from the packets alone that no segment reached beyond the largest right window
+/// edge (ACK + scaled window) its peer had sent before it; a one-byte zero-window probe
+/// may. Packets that do not parse (corrupted on purpose) are skipped.
+fn within_offered_windows(log: &[(Instant, bool, Vec<u8>)]) -> Result<(), String> {
+    // Indexed by sender: 0 the client, 1 the server.
+    let mut shift: [Option<u8>; 2] = [None; 2];
+    let mut right_edge: [Option<u32>; 2] = [None; 2];
+    let before = |a: u32, b: u32| (a.wrapping_sub(b) as i32) < 0;
+    for (i, (at, to_server, pkt)) in log.iter().enumerate() {
+        let from = usize::from(!to_server);
+        let Ok((ip, payload)) = synack_core::wire::parse_ip(pkt) else {
+            continue;
+        };
+        let Ok((t, data)) = synack_core::wire::TcpRepr::parse(payload, ip.src, ip.dst, true) else {
+            continue;
+        };
+        if t.flags.contains(TcpFlags::SYN) {
+            shift[from] = t.options.window_scale;
+            continue;
+        }
+        // The window this segment may use is what the peer offered so far.
+        if !data.is_empty()
+            && let Some(edge) = right_edge[1 - from]
+        {
+            let end = t.seq.wrapping_add(data.len() as u32);
+            let probe = data.len() == 1;
+            if before(edge, end) && !(probe && end == edge.wrapping_add(1)) {
+                return Err(format!(
+                    "packet {i} at {at:?} from {} sends to {end}, beyond the offered edge {edge}",
+                    if from == 0 { "client" } else { "server" }
+                ));
+            }
+        }
+        if t.flags.contains(TcpFlags::ACK) && !t.flags.contains(TcpFlags::RST) {
+            let scale = match (shift[0], shift[1]) {
+                (Some(_), Some(_)) => shift[from].unwrap_or(0),
+                _ => 0,
+            };
+            let edge = t.ack.wrapping_add(u32::from(t.window) << scale);
+            if right_edge[from].is_none_or(|e| before(e, edge)) {
+                right_edge[from] = Some(edge);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// With `SYNACK_SIM_TRACE` set, prints the last packets of the log, decoded.
@@ -538,11 +637,11 @@ fn mtu_delay_and_family_clean() {
 }
 
 /// Runs every seed (a failure does not stop the sweep) and fails listing the failed ones.
-fn sweep(wire: Wire, max_size: usize) -> u64 {
+fn sweep(wire: impl Fn(u64) -> Wire, max_size: usize) -> u64 {
     let mut failed = Vec::new();
     let mut retransmitted = 0;
     for seed in seeds() {
-        let sc = Scenario::random(seed, wire, max_size);
+        let sc = Scenario::random(seed, wire(seed), max_size);
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sc.run())) {
             Ok(out) => retransmitted += out.retransmitted,
             Err(_) => failed.push(seed),
@@ -550,19 +649,20 @@ fn sweep(wire: Wire, max_size: usize) -> u64 {
     }
     assert!(
         failed.is_empty(),
-        "{wire:?}: seeds {failed:?} failed (replay one with SYNACK_SIM_SEED=N SYNACK_SIM_TRACE=1)"
+        "{:?}: seeds {failed:?} failed (replay one with SYNACK_SIM_SEED=N SYNACK_SIM_TRACE=1)",
+        wire(0)
     );
     retransmitted
 }
 
 #[test]
 fn seeded_sweep_clean() {
-    sweep(Wire::Clean, 1024 * 1024);
+    sweep(|_| Wire::Clean, 1024 * 1024);
 }
 
 #[test]
 fn seeded_sweep_lossy() {
-    let retransmitted = sweep(Wire::Lossy { loss: 20, dup: 5 }, 256 * 1024);
+    let retransmitted = sweep(|_| Wire::Lossy { loss: 20, dup: 5 }, 256 * 1024);
     assert!(
         retransmitted > 0,
         "no retransmission in lossy runs {:?}",
@@ -607,8 +707,37 @@ fn twenty_megabytes() {
 }
 
 #[test]
+fn seeded_sweep_network() {
+    sweep(|seed| Wire::Network(network(seed, false)), 512 * 1024);
+}
+
+#[test]
+fn harsh_network_everything_at_once() {
+    let conditions = LinkConditions {
+        delay: Duration::from_millis(20),
+        jitter: Duration::from_millis(3),
+        loss: 0.03,
+        loss_burst: 3.0,
+        reorder: 0.03,
+        reorder_depth: 3,
+        duplicate: 0.02,
+        corrupt: 0.02,
+        ..LinkConditions::default()
+    };
+    let sc = Scenario {
+        wire: Wire::Network(conditions),
+        ..Scenario::clean(77, 1024 * 1024, 1024 * 1024)
+    };
+    assert!(sc.run().retransmitted > 0);
+}
+
+#[test]
 fn same_seed_replays_exactly() {
-    for wire in [Wire::Clean, Wire::Lossy { loss: 20, dup: 5 }] {
+    for wire in [
+        Wire::Clean,
+        Wire::Lossy { loss: 20, dup: 5 },
+        Wire::Network(network(3, true)),
+    ] {
         let sc = Scenario::random(3, wire, 256 * 1024);
         let a = sc.run().log;
         let b = sc.run().log;
@@ -622,4 +751,29 @@ fn same_seed_replays_exactly() {
         .log;
         assert!(a != other, "{sc:?}: seeds 3 and 4 gave identical logs");
     }
+}
+
+/// The window check is not vacuous: moving one data segment far beyond the offered window
+/// (checksum fixed, so it still parses) makes it fail.
+#[test]
+fn window_check_catches_an_overrun() {
+    let mut log = Scenario::clean(9, 64 * 1024, 0).run().log;
+    assert!(within_offered_windows(&log).is_ok());
+    let (i, hl) = log
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, (_, to_server, pkt))| {
+            let (ip, payload) = synack_core::wire::parse_ip(pkt).ok()?;
+            let (_, data) =
+                synack_core::wire::TcpRepr::parse(payload, ip.src, ip.dst, true).ok()?;
+            (*to_server && data.len() > 100).then_some((i, ip.header_len()))
+        })
+        .expect("a data segment");
+    let pkt = &mut log[i].2;
+    let (ip, _) = synack_core::wire::parse_ip(pkt).unwrap();
+    let seq = u32::from_be_bytes(pkt[hl + 4..hl + 8].try_into().unwrap());
+    pkt[hl + 4..hl + 8].copy_from_slice(&seq.wrapping_add(10_000_000).to_be_bytes());
+    synack_core::wire::tcp::fill_checksum(&mut pkt[hl..], ip.src, ip.dst);
+    assert!(within_offered_windows(&log).is_err());
 }

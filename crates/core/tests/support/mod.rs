@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use synack_core::impair::Impairment;
 use synack_core::stack::{SocketHandle, StackConfig};
 use synack_core::{Instant, Stack};
 
@@ -42,6 +43,9 @@ pub struct Pair {
     pub log: Vec<(Instant, bool, Vec<u8>)>,
     /// Called on every packet put on the wire; returns false to drop it.
     pub filter: Option<Box<dyn FnMut(bool, &mut Vec<u8>) -> bool>>,
+    /// When set, packets cross these impaired links (to the server, to the client) instead
+    /// of the fixed-delay `wire`.
+    pub links: Option<[Impairment; 2]>,
     buf: Vec<u8>,
 }
 
@@ -56,6 +60,7 @@ impl Pair {
             wire: VecDeque::new(),
             log: Vec::new(),
             filter: None,
+            links: None,
             buf: vec![0; 65536],
         }
     }
@@ -91,6 +96,10 @@ impl Pair {
                     }
                 }
                 self.log.push((self.now, to_server, data.clone()));
+                if let Some(links) = self.links.as_mut() {
+                    links[usize::from(!to_server)].send(self.now, &data);
+                    continue;
+                }
                 self.wire.push_back(InFlight {
                     deliver_at: self.now + self.delay,
                     to_server,
@@ -109,7 +118,17 @@ impl Pair {
             .into_iter()
             .flatten()
             .min();
-        let Some(next) = [next_delivery, next_timer].into_iter().flatten().min() else {
+        let next_link = self
+            .links
+            .iter()
+            .flatten()
+            .filter_map(Impairment::poll_timeout)
+            .min();
+        let Some(next) = [next_delivery, next_timer, next_link]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
             return false;
         };
         self.now = self.now.max(next);
@@ -126,6 +145,19 @@ impl Pair {
                 stack.receive(self.now, &p.data);
             } else {
                 i += 1;
+            }
+        }
+        if let Some(links) = self.links.as_mut() {
+            let mut packet = Vec::new();
+            for (i, link) in links.iter_mut().enumerate() {
+                let stack = if i == 0 {
+                    &mut self.server
+                } else {
+                    &mut self.client
+                };
+                while link.poll(self.now, &mut packet) {
+                    stack.receive(self.now, &packet);
+                }
             }
         }
         self.client.handle_timeout(self.now);
