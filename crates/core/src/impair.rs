@@ -290,7 +290,7 @@ impl Impairment {
                 self.deliver(data, out);
                 return true;
             }
-            if !self.flight.peek().is_some_and(|s| s.due <= now) {
+            if self.flight.peek().is_none_or(|s| s.due > now) {
                 return false;
             }
             let Some(s) = self.flight.pop() else {
@@ -610,7 +610,7 @@ mod tests {
             ..LinkConditions::default()
         };
         let run = || {
-            let mut link = Impairment::new(c.clone(), 11);
+            let mut link = Impairment::new(c, 11);
             let mut out = Vec::new();
             let mut buf = Vec::new();
             for i in 0..500u32 {

@@ -10,11 +10,13 @@
 //! - [`stack`]: addresses, demultiplexing, listeners, timers: the [`Stack`] a driver owns.
 //!
 //! Beside them, [`impair`] is a seeded model of a bad link (delay, rate, loss, reordering,
-//! duplication, corruption) for tests, simulations and the demo.
+//! duplication, corruption) for tests, simulations and the demo, and [`sim`] joins two
+//! stacks with it in virtual time.
 
 #![forbid(unsafe_code)]
 
 pub mod impair;
+pub mod sim;
 pub mod stack;
 pub mod tcp;
 pub mod time;

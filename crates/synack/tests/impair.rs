@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn exchange(c: LinkConditions, len: usize, seed: u64) -> synack::ImpairedStats {
     let clock = Clock::new();
     let (a, b) = MemoryLink::pair(1500);
-    let a = Impaired::new(a, clock, c.clone(), c, seed);
+    let a = Impaired::new(a, clock, c, c, seed);
     let stats = a.stats_handle();
     let client = Net::new(config([10, 0, 0, 1].into(), seed), a, clock);
     let server = Net::new(config([10, 0, 0, 2].into(), seed + 1), b, clock);

@@ -1,0 +1,69 @@
+//! Goodput of one bulk transfer over a simulated link (virtual time: exact and repeatable).
+//!
+//! `cargo run --release -p synack-core --example goodput -- [MB] [Mbit/s] [RTT ms] [loss %] [sack 0|1]`
+
+use std::time::Duration;
+
+use synack_core::StackConfig;
+use synack_core::impair::LinkConditions;
+use synack_core::sim::{Network, bulk};
+
+fn main() {
+    let args: Vec<f64> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("numbers only"))
+        .collect();
+    let arg = |i: usize, default: f64| args.get(i).copied().unwrap_or(default);
+    let (mb, mbit, rtt_ms, loss, sack) = (
+        arg(0, 50.0),
+        arg(1, 100.0),
+        arg(2, 20.0),
+        arg(3, 0.0),
+        arg(4, 1.0),
+    );
+    let rate_bps = (mbit * 1e6) as u64;
+    let bdp_packets = (rate_bps as f64 * rtt_ms / 1e3 / 8.0 / 1500.0) as usize;
+    let link = LinkConditions {
+        delay: Duration::from_secs_f64(rtt_ms / 2e3),
+        rate_bps,
+        queue_limit: bdp_packets.max(10),
+        loss: loss / 100.0,
+        ..LinkConditions::default()
+    };
+    let config = |ip: [u8; 4], seed| {
+        let mut c = StackConfig {
+            addrs: vec![ip.into()],
+            seed,
+            ..StackConfig::default()
+        };
+        c.tcp.sack = sack != 0.0;
+        c
+    };
+    let mut net = Network::new(
+        config([10, 0, 0, 1], 1),
+        config([10, 0, 0, 2], 2),
+        link,
+        link,
+        9,
+    );
+    let started = std::time::Instant::now();
+    let r = bulk(
+        &mut net,
+        "10.0.0.2:5001".parse().unwrap(),
+        (mb * 1e6) as u64,
+        Duration::from_secs(3600),
+    )
+    .expect("transfer");
+    let wall = started.elapsed();
+    let s = r.sender.unwrap();
+    println!(
+        "{mb} MB over {mbit} Mbit/s, RTT {rtt_ms} ms, loss {loss}%, sack {}: {:.2} Mbit/s = {:.1}% of the link in {:.2} s virtual ({:.2} s wall); retransmitted {} segments, srtt {:?}",
+        sack != 0.0,
+        r.goodput_bps / 1e6,
+        100.0 * r.goodput_bps / rate_bps as f64,
+        r.elapsed.as_secs_f64(),
+        wall.as_secs_f64(),
+        s.retransmitted_segments,
+        s.srtt,
+    );
+}
