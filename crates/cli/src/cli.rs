@@ -1,9 +1,12 @@
 //! The command line: subcommands and their options.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::link::LinkArgs;
 
 /// Exit status for a command line that could not be used (as clap uses it).
 pub const USAGE_ERROR: u8 = 2;
@@ -18,21 +21,47 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run HTTP between a client and a server on two synack stacks in this process, joined by
-    /// an in-memory link, and draw every segment.
-    Demo(DemoArgs),
+    /// Run HTTPS (or HTTP) between a client and a server on two synack stacks in this
+    /// process, joined by an in-memory link, and draw every segment.
+    Demo(Box<DemoArgs>),
+    /// Read a pcap or pcapng capture (tcpdump, Wireshark, `synack demo --pcap`) and draw each
+    /// connection's segments, phases and timings.
+    Trace(TraceArgs),
 }
 
 /// Options of `synack demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Protocol on top of TCP (https comes with TLS support).
-    #[arg(long, value_enum, default_value_t = Scheme::Http)]
+    /// Protocol on top of TCP: HTTP over TLS (server port 443), or plain HTTP (port 80).
+    #[arg(long, value_enum, default_value_t = Scheme::Https)]
     pub scheme: Scheme,
+    /// TLS version the client offers [default: 1.3] (1.2 runs ECDHE suites).
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub tls: Option<TlsVersion>,
+    /// Server certificate chain (PEM) instead of one generated at start; the client trusts
+    /// exactly the certificates in this file.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) for --cert.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Server name the client asks for (SNI) and checks the certificate against
+    /// [default: synack.test].
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Write the TLS secrets as an NSS key log (as SSLKEYLOGFILE, which is honoured too).
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
+    /// Write the packets (and the TLS secrets) as a pcapng capture for Wireshark.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Write the trace as one self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Write JSON lines (docs/trace-format.md) instead of the ladder.
     #[arg(long)]
     pub json: bool,
-    /// Use IPv6: client fd00::1, server [fd00::2]:80.
+    /// Use IPv6: client fd00::1, server fd00::2.
     #[arg(long)]
     pub ipv6: bool,
     /// Size of each response body in bytes.
@@ -54,12 +83,50 @@ pub struct DemoArgs {
     /// Link MTU in bytes: 576..=65535 for IPv4, 1280..=65535 for IPv6.
     #[arg(long, value_name = "N", default_value_t = 1500)]
     pub mtu: usize,
+    #[command(flatten)]
+    pub link: LinkArgs,
 }
 
+/// Options of `synack trace`.
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The capture: pcap or pcapng.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// TLS secrets (NSS key log, as SSLKEYLOGFILE writes) to decrypt what TLS hides, in
+    /// addition to any the capture carries.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
+    /// Write JSON lines (docs/trace-format.md) instead of the ladder.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the trace as one self-contained HTML page.
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<PathBuf>,
+    /// No ANSI colour, even on a terminal.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// What runs on top of TCP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scheme {
+    /// Plain HTTP/1.1.
     Http,
+    /// HTTP/1.1 over TLS.
     Https,
+}
+
+/// The TLS version the demo's client offers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum TlsVersion {
+    /// TLS 1.3 (RFC 8446).
+    #[default]
+    #[value(name = "1.3")]
+    V1_3,
+    /// TLS 1.2 (RFC 5246) with ECDHE key exchange.
+    #[value(name = "1.2")]
+    V1_2,
 }
 
 /// The side that closes first.

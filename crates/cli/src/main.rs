@@ -1,7 +1,10 @@
-//! `synack`: watch HTTP run over a TCP/IP stack of our own.
+//! `synack`: watch HTTP(S) run over a TCP/IP stack of our own, or explain a capture.
 
 mod cli;
 mod demo;
+mod link;
+mod output;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -15,6 +18,7 @@ fn main() -> ExitCode {
         Err(e) => return cli::exit_on_parse_error(e),
     };
     match cli.command {
-        Command::Demo(args) => demo::main(args),
+        Command::Demo(args) => demo::main(*args),
+        Command::Trace(args) => trace::main(args),
     }
 }

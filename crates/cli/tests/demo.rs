@@ -1,32 +1,11 @@
-//! `synack demo` end to end: the segments it reports, its summary, and its errors.
+//! `synack demo` end to end: the segments it reports, its summary, and its errors. The
+//! default is HTTPS; what TLS itself shows is in tests/https.rs.
 
-use std::process::{Command, Output};
+mod common;
 
 use serde_json::Value;
 
-fn synack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run synack")
-}
-
-/// Runs `synack demo --json ARGS`, checks it succeeded, and returns its lines.
-fn demo_json(args: &[&str]) -> Vec<Value> {
-    let out = synack(&[&["demo", "--json"], args].concat());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "demo {args:?} failed: {stderr}");
-    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
-    let lines = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"));
-    lines.collect()
-}
-
-fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    lines.iter().filter(|l| l["type"] == kind).collect()
-}
+use common::{demo_json, of_type, one_line_error, synack};
 
 fn flags(segment: &Value) -> Vec<&str> {
     let flags = segment["flags"].as_array().expect("flags");
@@ -108,11 +87,30 @@ fn default_demo_shows_both_handshakes_and_verifies() {
 
 #[test]
 fn server_close_sends_the_servers_fin_first() {
-    let lines = demo_json(&["--close", "server"]);
+    for scheme in ["https", "http"] {
+        let lines = demo_json(&["--close", "server", "--scheme", scheme]);
+        let segments = of_type(&lines, "segment");
+        assert_3way(&segments);
+        assert_4way(&segments, "server");
+        assert_verified(&lines, 1);
+    }
+}
+
+#[test]
+fn plain_http_demo_is_unchanged() {
+    let lines = demo_json(&["--scheme", "http"]);
     let segments = of_type(&lines, "segment");
     assert_3way(&segments);
-    assert_4way(&segments, "server");
-    assert_verified(&lines, 1);
+    assert_4way(&segments, "client");
+    // Nothing for TLS between the handshake and the request.
+    assert!(
+        segments.iter().all(|s| !s.to_string().contains("Hello")),
+        "{segments:?}"
+    );
+    assert_eq!(segments[0]["dst"], "10.0.0.2:80");
+    assert_eq!(segments[3]["carries"], "GET / HTTP/1.1");
+    let summary = assert_verified(&lines, 1);
+    assert_eq!(summary["bytes_down"], 1024);
 }
 
 #[test]
@@ -125,12 +123,27 @@ fn ipv6_demo() {
         segments[0]["src"].as_str().unwrap().split(']').next(),
         Some("[fd00::1")
     );
+    assert_eq!(segments[0]["dst"], "[fd00::2]:443");
+    assert_verified(&lines, 1);
+}
+
+#[test]
+fn ipv6_plain_http_uses_port_80() {
+    let lines = demo_json(&["--ipv6", "--scheme", "http", "--close", "server"]);
+    let segments = of_type(&lines, "segment");
+    assert_3way(&segments);
+    assert_4way(&segments, "server");
     assert_eq!(segments[0]["dst"], "[fd00::2]:80");
     assert_verified(&lines, 1);
 }
 
 #[test]
 fn uploads_on_a_keep_alive_connection_verify() {
+    uploads_verify(&[]);
+    uploads_verify(&["--scheme", "http"]);
+}
+
+fn uploads_verify(scheme: &[&str]) {
     let args = [
         "--upload-bytes",
         "5000",
@@ -141,7 +154,7 @@ fn uploads_on_a_keep_alive_connection_verify() {
         "--close",
         "server",
     ];
-    let lines = demo_json(&args);
+    let lines = demo_json(&[&args[..], scheme].concat());
     let segments = of_type(&lines, "segment");
     let syns = segments.iter().filter(|s| has(s, "SYN")).count();
     assert_eq!(syns, 2, "one connection");
@@ -155,10 +168,22 @@ fn uploads_on_a_keep_alive_connection_verify() {
 
 #[test]
 fn small_mtu_still_verifies() {
-    let lines = demo_json(&["--mtu", "576", "--body-bytes", "20000", "--seed", "7"]);
-    assert_verified(&lines, 1);
-    for s in of_type(&lines, "segment") {
-        assert!(s["len"].as_u64().unwrap() <= 576 - 40, "{s}");
+    for scheme in ["https", "http"] {
+        let args = [
+            "--mtu",
+            "576",
+            "--body-bytes",
+            "20000",
+            "--seed",
+            "7",
+            "--scheme",
+            scheme,
+        ];
+        let lines = demo_json(&args);
+        assert_verified(&lines, 1);
+        for s in of_type(&lines, "segment") {
+            assert!(s["len"].as_u64().unwrap() <= 576 - 40, "{s}");
+        }
     }
 }
 
@@ -184,7 +209,7 @@ fn the_same_seed_gives_the_same_segments() {
 
 #[test]
 fn ladder_has_a_header_and_no_colour_in_a_pipe() {
-    let out = synack(&["demo"]);
+    let out = synack(&["demo", "--scheme", "http"]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     let mut lines = stdout.lines();
@@ -200,26 +225,50 @@ fn ladder_has_a_header_and_no_colour_in_a_pipe() {
     );
     assert!(stdout.contains("SYN"));
     assert!(!stdout.contains('\x1b'), "colour in a pipe");
+    // Plain HTTP has no TLS legend, and its timings have no TLS column.
+    assert!(!stdout.contains("PremasterSecret"), "{stdout}");
+    assert!(stdout.contains("time_appconnect: 0.000000"), "{stdout}");
+    assert!(stdout.contains("TCP Connection") && !stdout.contains("TLS Handshake"));
 }
 
-/// Runs synack expecting failure with exactly one line on stderr; returns that line.
-fn one_line_error(args: &[&str]) -> String {
-    let out = synack(args);
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-    stderr
+#[test]
+fn https_ladder_header_names_the_tls_version() {
+    let out = synack(&["demo"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().next(),
+        Some(
+            "synack demo: HTTPS GET (TLS 1.3) over synack's own TCP/IP, \
+             client 10.0.0.1 ⇄ server 10.0.0.2:443"
+        )
+    );
+    assert!(!stdout.contains('\x1b'), "colour in a pipe");
 }
 
 #[test]
 fn bad_options_get_one_line_errors() {
-    assert!(one_line_error(&["demo", "--bogus"]).contains("--bogus"));
-    assert!(one_line_error(&["demo", "--close", "nobody"]).contains("client, server"));
-    assert!(one_line_error(&["demo", "--requests", "0"]).contains("--requests"));
-    assert!(one_line_error(&["demo", "--body-bytes", "lots"]).contains("--body-bytes"));
-    assert!(one_line_error(&["demo", "--scheme", "https"]).contains("not available yet"));
-    assert!(one_line_error(&["demo", "--mtu", "575"]).contains("576..=65535"));
-    assert!(one_line_error(&["demo", "--ipv6", "--mtu", "1279"]).contains("1280..=65535"));
-    assert!(one_line_error(&["demo", "--mtu", "65536"]).contains("--mtu"));
+    let usage = |args: &[&str], expect: &str| {
+        let (code, line) = one_line_error(args);
+        assert_eq!(code, 2, "{args:?}: {line}");
+        assert!(line.contains(expect), "{args:?}: {line}");
+    };
+    usage(&["demo", "--bogus"], "--bogus");
+    usage(&["demo", "--close", "nobody"], "client, server");
+    usage(&["demo", "--requests", "0"], "--requests");
+    usage(&["demo", "--body-bytes", "lots"], "--body-bytes");
+    usage(&["demo", "--scheme", "gopher"], "http, https");
+    usage(&["demo", "--tls", "1.1"], "1.3, 1.2");
+    usage(
+        &["demo", "--scheme", "http", "--tls", "1.2"],
+        "--tls is for https only",
+    );
+    usage(
+        &["demo", "--scheme", "http", "--keylog", "k"],
+        "--keylog is for https only",
+    );
+    usage(&["demo", "--sni", "not a name"], "--sni");
+    usage(&["demo", "--mtu", "575"], "576..=65535");
+    usage(&["demo", "--ipv6", "--mtu", "1279"], "1280..=65535");
+    usage(&["demo", "--mtu", "65536"], "--mtu");
 }

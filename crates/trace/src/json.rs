@@ -1,11 +1,15 @@
 //! JSON lines: one object a line, each with a `type`; the contract is docs/trace-format.md.
-//! Order: segments and state changes as they happened, then phases, then the summary.
+//! Order: segments and state changes as they happened, then phases, then per TLS
+//! connection its session and messages, then the summary.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::model::{ConnectionTrace, Event, Phase, SegmentRecord, StateRecord, Summary, Trace};
+use crate::model::{
+    ConnectionTrace, Event, Phase, SegmentRecord, StateRecord, Summary, TlsMessage, TlsSession,
+    Trace,
+};
 
 #[derive(Serialize)]
 struct SegmentLine<'a> {
@@ -52,6 +56,47 @@ struct PhaseLine {
 }
 
 #[derive(Serialize)]
+struct TlsLine<'a> {
+    r#type: &'static str,
+    conn: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cipher_suite: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_exchange: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sni: Option<&'a str>,
+    alpn_offered: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alpn: Option<&'a str>,
+    #[serde(skip_serializing_if = "is_false")]
+    hello_retry: bool,
+    keys_found: bool,
+    decrypted: bool,
+    encrypted_records: usize,
+    undecrypted_records: usize,
+}
+
+#[derive(Serialize)]
+struct TlsMessageLine<'a> {
+    r#type: &'static str,
+    conn: u32,
+    from: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    detail: &'a str,
+    encrypted: bool,
+    decrypted: bool,
+    start_offset: u64,
+    end_offset: u64,
+    t_first_ns: u64,
+    t_last_ns: u64,
+    #[serde(skip_serializing_if = "is_true")]
+    complete: bool,
+}
+
+#[derive(Serialize)]
 struct SummaryLine<'a> {
     r#type: &'static str,
     connections: usize,
@@ -93,6 +138,15 @@ pub fn write_lines(
     phases.sort_by_key(|(c, p)| (p.start_ns, c.id));
     for (conn, p) in phases {
         line(out, &phase(conn.id, p))?;
+    }
+    for conn in &trace.connections {
+        let Some(session) = &conn.tls else { continue };
+        line(out, &tls(conn.id, session))?;
+        let mut messages: Vec<&TlsMessage> = conn.tls_messages.iter().collect();
+        messages.sort_by_key(|m| (m.t_first_ns, m.from as u8, m.start_offset));
+        for m in messages {
+            line(out, &tls_message(conn.id, m))?;
+        }
     }
     if let Some(s) = summary {
         line(out, &summary_line(trace, s))?;
@@ -147,6 +201,41 @@ fn phase(conn: u32, p: &Phase) -> PhaseLine {
         end_ns: p.end_ns,
         duration_ns: p.duration_ns(),
         complete: p.complete,
+    }
+}
+
+fn tls(conn: u32, s: &TlsSession) -> TlsLine<'_> {
+    TlsLine {
+        r#type: "tls",
+        conn,
+        version: s.version.as_deref(),
+        cipher_suite: s.cipher_suite.as_deref(),
+        key_exchange: s.key_exchange.as_deref(),
+        sni: s.sni.as_deref(),
+        alpn_offered: &s.alpn_offered,
+        alpn: s.alpn.as_deref(),
+        hello_retry: s.hello_retry,
+        keys_found: s.keys_found,
+        decrypted: s.decrypted,
+        encrypted_records: s.encrypted_records,
+        undecrypted_records: s.undecrypted_records,
+    }
+}
+
+fn tls_message(conn: u32, m: &TlsMessage) -> TlsMessageLine<'_> {
+    TlsMessageLine {
+        r#type: "tls-message",
+        conn,
+        from: m.from.as_str(),
+        name: &m.name,
+        detail: &m.detail,
+        encrypted: m.encrypted,
+        decrypted: m.decrypted,
+        start_offset: m.start_offset,
+        end_offset: m.end_offset,
+        t_first_ns: m.t_first_ns,
+        t_last_ns: m.t_last_ns,
+        complete: m.complete,
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Feed a [`Recorder`] every IP packet (and, optionally, the state changes a stack reports),
 //! then [`Recorder::finish`] it into a [`Trace`]: connections with relative sequence numbers,
-//! retransmissions, the HTTP/1.x messages in each direction, and named [`Phase`]s (3-way
+//! retransmissions, the HTTP/1.x messages in each direction, TLS records and handshake
+//! messages ([`TlsSession`], [`TlsMessage`]; decrypted when [`Recorder::key_log`] holds the
+//! secrets, so HTTPS shows its HTTP too), and named [`Phase`]s (3-way handshake, TLS
 //! handshake, request, response, 4-way handshake, reset). [`ladder::render`] draws it for
 //! people; [`json::write_lines`] writes it for tools (format: `docs/trace-format.md`).
 //!
@@ -25,10 +27,10 @@ mod recorder;
 pub mod timings;
 mod tls;
 
+pub use keylog::KeyLog;
 pub use model::{
     ConnectionTrace, Event, HttpMessage, Phase, PhaseName, SegmentRecord, Side, StateRecord,
-    Summary, Trace,
+    Summary, TlsMessage, TlsSession, Trace,
 };
-pub use keylog::KeyLog;
 pub use recorder::Recorder;
 pub use synack_core::wire::TcpFlags;

@@ -95,8 +95,14 @@ pub struct ConnectionTrace {
     pub states: Vec<StateRecord>,
     /// Named spans of the lifecycle, ordered by start.
     pub phases: Vec<Phase>,
-    /// HTTP/1.x messages found in the two byte streams, ordered by first byte seen.
+    /// HTTP/1.x messages found in the two byte streams, ordered by first byte seen. On a
+    /// TLS connection, in the decrypted application data (offsets are plaintext offsets).
     pub http: Vec<HttpMessage>,
+    /// The TLS session, when the client's stream starts with a ClientHello.
+    pub tls: Option<TlsSession>,
+    /// TLS handshake messages, ChangeCipherSpecs, alerts and application data records in
+    /// the two byte streams, ordered by first segment (then client first). Empty without TLS.
+    pub tls_messages: Vec<TlsMessage>,
     /// Segments and states interleaved: (recording order, which).
     pub(crate) timeline: Vec<(u64, TimelineRef)>,
 }
@@ -182,7 +188,10 @@ pub struct SegmentRecord {
     /// "ws 7", "sack 1001-2449" (relative to the receiver's ISN), "opt-N" for unknown kinds.
     pub options: Vec<String>,
     /// What the payload covers: "GET / HTTP/1.1", "[body 1448 B]", "[data 10 B]", or parts
-    /// joined by " + ". `None` without payload.
+    /// joined by " + ". On a TLS connection, TLS messages as they lie on the wire:
+    /// "ServerHello (TLS 1.3, ...)", "ApplicationData [GET / HTTP/1.1]", a message that
+    /// starts here and goes on "Certificate (1 cert) [1380 of 2900 B]", a later piece of it
+    /// "[Certificate 1448 of 2900 B]". `None` without payload.
     pub carries: Option<String>,
     /// The segment covers sequence space (payload, SYN or FIN) its sender had already sent.
     pub retransmission: bool,
@@ -239,7 +248,8 @@ impl Phase {
 pub enum PhaseName {
     /// `tcp-3way-handshake`: from the first SYN until both SYNs are acknowledged.
     Tcp3WayHandshake,
-    /// Reserved: recognized once TLS analysis exists.
+    /// `tls-handshake`: from the ClientHello's first segment to the last segment of the
+    /// handshake proper (TLS 1.3: the client's Finished; TLS 1.2: the later Finished).
     TlsHandshake,
     /// `http-request`: first to last segment carrying one request's bytes.
     HttpRequest,
@@ -278,7 +288,9 @@ impl PhaseName {
 }
 
 /// One HTTP/1.x message found in a direction's reassembled byte stream. Offsets count from
-/// that direction's first data byte (relative seq 1 is offset 0).
+/// that direction's first data byte (relative seq 1 is offset 0). On a TLS connection they
+/// are offsets in that direction's decrypted application data (the plaintext stream), and
+/// the segments and times are those of the segments carrying the records holding its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpMessage {
     /// Which side sent it.
@@ -305,6 +317,90 @@ pub struct HttpMessage {
     pub first_segment: usize,
     /// Index of the last of them.
     pub last_segment: usize,
+}
+
+/// What the TLS handshake of a connection negotiated, as far as the capture (and the key
+/// log) shows it. Fields are `None` when the message saying it was not seen or not readable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSession {
+    /// The version in use: "TLS 1.3", "TLS 1.2" (from the ServerHello).
+    pub version: Option<String>,
+    /// The chosen cipher suite: "TLS_AES_128_GCM_SHA256", or "0x1234" when unknown.
+    pub cipher_suite: Option<String>,
+    /// The key-exchange group: "x25519", "secp256r1", "X25519MLKEM768", ...
+    pub key_exchange: Option<String>,
+    /// The server name the client asked for (SNI).
+    pub sni: Option<String>,
+    /// ALPN protocols the client offered, in its order.
+    pub alpn_offered: Vec<String>,
+    /// The ALPN protocol the server chose (TLS 1.3: known only when decrypted).
+    pub alpn: Option<String>,
+    /// The server asked for another ClientHello (HelloRetryRequest).
+    pub hello_retry: bool,
+    /// The key log held secrets for this connection's ClientHello random.
+    pub keys_found: bool,
+    /// At least one record was decrypted.
+    pub decrypted: bool,
+    /// Records sent encrypted (TLS 1.3: every record after the ServerHello except
+    /// ChangeCipherSpec; TLS 1.2: every record after each side's ChangeCipherSpec).
+    pub encrypted_records: usize,
+    /// Encrypted records that could not be decrypted: no keys, a failed decryption, or keys
+    /// beyond this analysis (after a KeyUpdate).
+    pub undecrypted_records: usize,
+}
+
+/// One TLS message in a direction's byte stream: a handshake message, a ChangeCipherSpec,
+/// an alert, or an application data record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsMessage {
+    /// Which side sent it.
+    pub from: Side,
+    /// "ClientHello", "ServerHello", "HelloRetryRequest", "EncryptedExtensions",
+    /// "Certificate", "CertificateVerify", "ServerKeyExchange", "ServerHelloDone",
+    /// "ClientKeyExchange", "Finished", "NewSessionTicket", "KeyUpdate", "ChangeCipherSpec",
+    /// "Alert", "ApplicationData"; for records that stayed encrypted "encrypted handshake",
+    /// "ApplicationData (encrypted)", "Alert (encrypted)".
+    pub name: String,
+    /// What it says, briefly: the ClientHello's SNI, versions, key shares, ALPN and suite
+    /// count; the ServerHello's version, suite and group; "1 cert"; "warning close_notify";
+    /// the HTTP it carries ("GET / HTTP/1.1", "HTTP/1.1 200 OK, body 1407 B"); "compat"
+    /// for TLS 1.3's compatibility ChangeCipherSpec. Empty when there is nothing to say.
+    pub detail: String,
+    /// It travelled in an encrypted record.
+    pub encrypted: bool,
+    /// It was decrypted with the key log (false when it was not encrypted).
+    pub decrypted: bool,
+    /// Every byte was captured.
+    pub complete: bool,
+    /// Offset in the sender's TCP byte stream of the first byte attributed to it: its record
+    /// header when it starts a record, else its own first byte (or, when encrypted, the
+    /// position its plaintext has in the ciphertext).
+    pub start_offset: u64,
+    /// Offset just past its last byte; a record's last message also owns the record's
+    /// trailing bytes (authentication tag), so consecutive messages tile the records.
+    pub end_offset: u64,
+    /// Time of the first segment carrying its bytes.
+    pub t_first_ns: u64,
+    /// Time of the last such segment (retransmissions included).
+    pub t_last_ns: u64,
+    /// Index into the connection's `segments` of the first of those segments.
+    pub first_segment: usize,
+    /// Index of the last of them.
+    pub last_segment: usize,
+}
+
+impl TlsMessage {
+    /// The name and detail as one label: "ClientHello (SNI synack.test, ...)",
+    /// "ApplicationData [GET / HTTP/1.1]", "Finished".
+    pub fn label(&self) -> String {
+        if self.detail.is_empty() {
+            self.name.clone()
+        } else if self.name == "ApplicationData" {
+            format!("{} [{}]", self.name, self.detail)
+        } else {
+            format!("{} ({})", self.name, self.detail)
+        }
+    }
 }
 
 /// Outcome of a transfer, known to the caller (the demo hashes what it sent and received);

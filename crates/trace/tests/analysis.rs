@@ -466,7 +466,26 @@ fn fuzzish_inputs_never_panic() {
 fn non_http_payload_is_data() {
     let mut s = Script::new(1, 1);
     s.handshake(0);
-    // A TLS ClientHello's record header: not HTTP.
+    s.data(
+        100,
+        Side::Client,
+        &[0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06],
+    );
+    s.data(200, Side::Server, b"SSH-2.0-OpenSSH_9.6\r\n");
+    let trace = s.finish();
+    let c = carries(&trace);
+    assert_eq!(c[3], Some("[data 7 B]"));
+    assert_eq!(c[4], Some("[data 21 B]"));
+    assert!(only(&trace).http.is_empty());
+    assert!(only(&trace).tls.is_none());
+    assert_eq!(phase_names(&trace), [PhaseName::Tcp3WayHandshake]);
+}
+
+#[test]
+fn a_truncated_client_hello_is_tls_and_the_rest_is_data() {
+    let mut s = Script::new(1, 1);
+    s.handshake(0);
+    // A ClientHello's record header and first bytes; the capture has nothing more.
     s.data(
         100,
         Side::Client,
@@ -475,8 +494,16 @@ fn non_http_payload_is_data() {
     s.data(200, Side::Server, b"SSH-2.0-OpenSSH_9.6\r\n");
     let trace = s.finish();
     let c = carries(&trace);
-    assert_eq!(c[3], Some("[data 7 B]"));
+    assert_eq!(c[3], Some("ClientHello (truncated)"));
     assert_eq!(c[4], Some("[data 21 B]"));
-    assert!(only(&trace).http.is_empty());
-    assert_eq!(phase_names(&trace), [PhaseName::Tcp3WayHandshake]);
+    let conn = only(&trace);
+    assert!(conn.http.is_empty());
+    let tls = conn.tls.as_ref().expect("TLS detected");
+    assert_eq!(tls.version, None);
+    assert!(!conn.tls_messages[0].complete);
+    assert_eq!(
+        phase_names(&trace),
+        [PhaseName::Tcp3WayHandshake, PhaseName::TlsHandshake]
+    );
+    assert!(!conn.phases[1].complete);
 }

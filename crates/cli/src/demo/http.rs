@@ -1,4 +1,9 @@
-//! The HTTP ends of the demo: a hyper server and a hyper client, unchanged, on synack streams.
+//! The HTTP ends of the demo: a hyper server and a hyper client, unchanged, on synack
+//! streams, with or without TLS between them.
+//!
+//! Both ends take the stream back from hyper when HTTP is done and close it themselves, so
+//! TLS's close_notify goes out before TCP's FIN (a plain `TcpStream` has no close_notify and
+//! closes the same way hyper would close it).
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,9 +18,16 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
 use synack::{Net, TcpListener};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::body::{PatternBody, hex, pattern_sha256};
+use super::tls::{Negotiated, Tls, explain_handshake_error};
 use crate::cli::Closer;
+
+/// What both ends speak HTTP over: a `TcpStream`, or a TLS stream on one.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
 
 /// What both ends agree on before they start.
 #[derive(Debug, Clone)]
@@ -54,28 +66,61 @@ impl ServerReport {
     }
 }
 
-/// Serves one connection with hyper's HTTP/1.1 server.
+/// Accepts one connection (completing the TLS handshake when `tls` is given) and serves it
+/// with hyper's HTTP/1.1 server.
 pub async fn serve(
     listener: TcpListener,
     ex: Exchange,
     report: Arc<ServerReport>,
+    tls: Option<Tls>,
 ) -> io::Result<()> {
     let (stream, _peer) = listener.accept().await?;
     // One connection only: later SYNs are refused.
     drop(listener);
+    match tls {
+        None => serve_on(stream, ex, report).await,
+        Some(tls) => serve_on(tls.acceptor.accept(stream).await?, ex, report).await,
+    }
+}
+
+async fn serve_on<S: Stream>(stream: S, ex: Exchange, report: Arc<ServerReport>) -> io::Result<()> {
+    let close = ex.close;
     let expected_upload = pattern_sha256(ex.upload_bytes, 1);
     let service = service_fn(move |req| {
         let (ex, report, expected) = (ex.clone(), report.clone(), expected_upload.clone());
         async move { respond(req, &ex, &report, &expected).await }
     });
-    hyper::server::conn::http1::Builder::new()
+    let parts = hyper::server::conn::http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)
+        .without_shutdown()
         .await
-        .map_err(io::Error::other)
+        .map_err(io::Error::other)?;
+    finish(parts.io.into_inner(), close == Closer::Server).await
+}
+
+/// Closes a stream HTTP is done with: the side that closes first shuts down its sending
+/// half (close_notify, then FIN) and reads until the peer's; the other side reads until the
+/// peer's close first, then answers with its own.
+async fn finish<S: Stream>(mut stream: S, first: bool) -> io::Result<()> {
+    if first {
+        stream.shutdown().await?;
+        read_to_close(&mut stream).await
+    } else {
+        read_to_close(&mut stream).await?;
+        stream.shutdown().await
+    }
+}
+
+/// Reads until the peer closes; with TLS, a FIN without close_notify is an error.
+async fn read_to_close<S: Stream>(stream: &mut S) -> io::Result<()> {
+    let mut buf = [0; 4096];
+    while stream.read(&mut buf).await? > 0 {}
+    Ok(())
 }
 
 /// Verifies the upload, then answers with the pattern body; the last response of a
-/// server-closed exchange says `Connection: close`, so hyper closes after sending it.
+/// server-closed exchange says `Connection: close`, so hyper hands the stream back (to be
+/// closed) after sending it.
 async fn respond(
     req: Request<Incoming>,
     ex: &Exchange,
@@ -118,17 +163,49 @@ pub struct ClientReport {
     pub received_sha256: String,
     /// Every response said 200 OK.
     pub all_ok: bool,
+    /// What TLS settled on; `None` for plain HTTP.
+    pub tls: Option<Negotiated>,
 }
 
-/// Connects, sends the requests one after another on one connection, and reads each
-/// response body to its end; with `Closer::Client`, closes the connection afterwards.
-pub async fn fetch(net: &Net, server: SocketAddr, ex: &Exchange) -> io::Result<ClientReport> {
+/// Connects (and completes the TLS handshake when `tls` is given), sends the requests one
+/// after another on one connection, and reads each response body to its end; then closes
+/// the connection, first with `Closer::Client`, after the server otherwise.
+pub async fn fetch(
+    net: &Net,
+    server: SocketAddr,
+    ex: &Exchange,
+    tls: Option<&Tls>,
+) -> io::Result<ClientReport> {
     let stream = net.connect(server).await?;
+    let Some(tls) = tls else {
+        return fetch_on(stream, &server.to_string(), ex).await;
+    };
+    let stream = tls
+        .connector
+        .connect(tls.server_name.clone(), stream)
+        .await
+        .map_err(explain_handshake_error)?;
+    let negotiated = Negotiated::of(stream.get_ref().1);
+    let name = tls.server_name.to_str();
+    let name = match name.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => format!("[{v6}]"),
+        Err(_) => name.into_owned(),
+    };
+    // The default port needs no mention in Host (RFC 9110 §7.2).
+    let host = match server.port() {
+        443 => name,
+        port => format!("{name}:{port}"),
+    };
+    let mut report = fetch_on(stream, &host, ex).await?;
+    report.tls = Some(negotiated);
+    Ok(report)
+}
+
+async fn fetch_on<S: Stream>(stream: S, host: &str, ex: &Exchange) -> io::Result<ClientReport> {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(io::Error::other)?;
-    let conn = tokio::spawn(conn);
-    let host = server.to_string();
+    let conn = tokio::spawn(conn.without_shutdown());
     let mut received = Sha256::new();
     let (mut bytes_down, mut all_ok) = (0, true);
     for _ in 0..ex.requests {
@@ -137,7 +214,7 @@ pub async fn fetch(net: &Net, server: SocketAddr, ex: &Exchange) -> io::Result<C
             _ => Request::post("/upload").header(CONTENT_TYPE, "application/octet-stream"),
         };
         let request = builder
-            .header(HOST, &host)
+            .header(HOST, host)
             .body(PatternBody::new(ex.upload_bytes))
             .map_err(io::Error::other)?;
         sender.ready().await.map_err(io::Error::other)?;
@@ -151,16 +228,18 @@ pub async fn fetch(net: &Net, server: SocketAddr, ex: &Exchange) -> io::Result<C
             .map_err(io::Error::other)?;
         bytes_down += len;
     }
-    // Dropping the sender tells hyper no request follows: it shuts the connection down
-    // (our FIN) unless the server closed it first.
+    // Dropping the sender tells hyper no request follows: it hands the stream back.
     drop(sender);
-    conn.await
+    let parts = conn
+        .await
         .map_err(io::Error::other)?
         .map_err(io::Error::other)?;
+    finish(parts.io.into_inner(), ex.close == Closer::Client).await?;
     Ok(ClientReport {
         bytes_down,
         received_sha256: hex(&received.finalize()),
         all_ok,
+        tls: None,
     })
 }
 

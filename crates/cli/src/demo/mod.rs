@@ -1,19 +1,23 @@
 //! `synack demo`: a hyper client and a hyper server, each on its own synack stack, joined by
-//! an in-memory link; every packet is recorded and drawn as a ladder (or JSON lines).
+//! an in-memory link, with rustls between them for https; every packet is recorded and
+//! drawn as a ladder (or JSON lines), and can be saved as pcapng or HTML.
 
 mod body;
+mod files;
 mod http;
 mod record;
 mod render;
+mod tls;
 
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use synack::{Clock, MemoryLink, Net};
+use synack::{Clock, Impaired, ImpairedStats, LinkConditions, MemoryLink, Net};
 use synack_core::StackConfig;
 use synack_trace::{Summary, Trace};
 
@@ -21,6 +25,10 @@ use crate::cli::{DemoArgs, Scheme, USAGE_ERROR};
 use body::pattern_sha256;
 use http::{Exchange, ServerReport};
 use record::{Recording, closed};
+use tls::{Negotiated, Tls};
+
+/// The server name the client asks for when `--sni` is not given.
+const DEFAULT_SNI: &str = "synack.test";
 
 /// How long the requests and responses may take.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -30,10 +38,10 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Runs the demo and prints it; the exit status says whether every transfer verified.
 pub fn main(args: DemoArgs) -> ExitCode {
     let result = Setup::new(&args).and_then(|setup| {
-        let (trace, summary) = run(&setup)?;
-        render::print(&setup, &trace, &summary)
-            .map_err(|e| DemoError::Io("writing the output", e))?;
-        Ok(summary.verified)
+        let outcome = run(&setup)?;
+        files::write(&setup, &outcome)?;
+        render::print(&setup, &outcome).map_err(|e| DemoError::Io("writing the output", e))?;
+        Ok(outcome.summary.verified)
     });
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -60,16 +68,57 @@ pub struct Setup {
     pub seed: u64,
     pub json: bool,
     pub exchange: Exchange,
+    /// Both ends' TLS; `None` for plain HTTP.
+    pub tls: Option<Tls>,
+    /// Where to write the NSS key log (`--keylog`).
+    pub keylog: Option<PathBuf>,
+    /// Where to write the pcapng capture (`--pcap`).
+    pub pcap: Option<PathBuf>,
+    /// Where to write the HTML page (`--html`).
+    pub html: Option<PathBuf>,
+    /// What the link does to packets, each direction.
+    pub link: LinkConditions,
 }
 
 impl Setup {
     fn new(args: &DemoArgs) -> Result<Setup, DemoError> {
-        if args.scheme == Scheme::Https {
-            return Err(DemoError::Usage(
-                "--scheme https is not available yet (TLS support is coming); use --scheme http"
-                    .into(),
-            ));
-        }
+        let tls = match args.scheme {
+            Scheme::Https => {
+                let sni = args.sni.as_deref().unwrap_or(DEFAULT_SNI);
+                let files = match (args.cert.as_deref(), args.key.as_deref()) {
+                    (Some(cert), Some(key)) => Some((cert, key)),
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(DemoError::Usage(
+                            "--cert needs --key FILE too (the certificate's private key, PEM)"
+                                .into(),
+                        ));
+                    }
+                    (None, Some(_)) => {
+                        return Err(DemoError::Usage(
+                            "--key needs --cert FILE too (the certificate chain, PEM)".into(),
+                        ));
+                    }
+                };
+                let tls = Tls::new(args.tls.unwrap_or_default(), sni, files);
+                Some(tls.map_err(|e| DemoError::Usage(e.0))?)
+            }
+            Scheme::Http => {
+                let tls_only = [
+                    ("--tls", args.tls.is_some()),
+                    ("--cert", args.cert.is_some()),
+                    ("--key", args.key.is_some()),
+                    ("--sni", args.sni.is_some()),
+                    ("--keylog", args.keylog.is_some()),
+                ];
+                if let Some((flag, _)) = tls_only.iter().find(|(_, given)| *given) {
+                    return Err(DemoError::Usage(format!(
+                        "{flag} is for https only: leave out --scheme http"
+                    )));
+                }
+                None
+            }
+        };
         let (client_ip, server_ip, min_mtu): (IpAddr, IpAddr, usize) = if args.ipv6 {
             let ip = |last| IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, last]);
             (ip(1), ip(2), 1280)
@@ -83,9 +132,11 @@ impl Setup {
                 args.mtu
             )));
         }
+        let link = args.link.conditions().map_err(DemoError::Usage)?;
+        let port = if tls.is_some() { 443 } else { 80 };
         Ok(Setup {
             client_ip,
-            server: SocketAddr::new(server_ip, 80),
+            server: SocketAddr::new(server_ip, port),
             mtu: args.mtu,
             seed: args.seed,
             json: args.json,
@@ -95,6 +146,11 @@ impl Setup {
                 upload_bytes: args.upload_bytes,
                 close: args.close,
             },
+            tls,
+            keylog: args.keylog.clone(),
+            pcap: args.pcap.clone(),
+            html: args.html.clone(),
+            link,
         })
     }
 
@@ -108,9 +164,25 @@ impl Setup {
     }
 }
 
+/// What a run left: the trace, its outcome, and what the files are written from.
+pub struct Outcome {
+    pub trace: Trace,
+    pub summary: Summary,
+    /// Every packet and the key log, for `--pcap`.
+    pub recording: Recording,
+    /// Wall-clock time of the recording's zero, in ns since the Unix epoch.
+    pub epoch_unix_ns: u64,
+    /// The client's TLS secrets as NSS key log lines; empty for plain HTTP.
+    pub key_log: String,
+    /// What TLS settled on, as the client's rustls saw it.
+    pub negotiated: Option<Negotiated>,
+    /// What the link did: egress is client→server, ingress server→client.
+    pub link: ImpairedStats,
+}
+
 /// Runs the exchange on a fresh single-threaded runtime, so the same seed gives the same
 /// segments.
-fn run(setup: &Setup) -> Result<(Trace, Summary), DemoError> {
+fn run(setup: &Setup) -> Result<Outcome, DemoError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -118,10 +190,18 @@ fn run(setup: &Setup) -> Result<(Trace, Summary), DemoError> {
     runtime.block_on(exchange(setup))
 }
 
-async fn exchange(setup: &Setup) -> Result<(Trace, Summary), DemoError> {
+async fn exchange(setup: &Setup) -> Result<Outcome, DemoError> {
     let clock = Clock::new();
+    let epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+    // A clock before 1970 is not worth failing for: the capture's times start at zero.
+    let epoch_unix_ns = epoch.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     let recording = Recording::default();
     let (a, b) = MemoryLink::pair(setup.mtu);
+    // Both directions are impaired at the client's end; each end's tap sees packets as its
+    // stack sends them, before the link acts on them.
+    let seed = setup.seed ^ 0x11_4b;
+    let a = Impaired::new(a, clock, setup.link, setup.link, seed);
+    let link_stats = a.stats_handle();
     let client = Net::new(
         setup.stack(setup.client_ip, setup.seed),
         recording.tap(a, clock),
@@ -141,8 +221,14 @@ async fn exchange(setup: &Setup) -> Result<(Trace, Summary), DemoError> {
         .listen(setup.server)
         .map_err(|e| DemoError::Io("listening", e))?;
     let report = Arc::new(ServerReport::default());
-    let serving = tokio::spawn(http::serve(listener, ex.clone(), report.clone()));
-    let fetched = tokio::time::timeout(EXCHANGE_TIMEOUT, http::fetch(&client, setup.server, ex));
+    let serving = tokio::spawn(http::serve(
+        listener,
+        ex.clone(),
+        report.clone(),
+        setup.tls.clone(),
+    ));
+    let fetching = http::fetch(&client, setup.server, ex, setup.tls.as_ref());
+    let fetched = tokio::time::timeout(EXCHANGE_TIMEOUT, fetching);
     let fetched = fetched
         .await
         .map_err(|_| DemoError::Timeout("the HTTP exchange"))?;
@@ -159,6 +245,12 @@ async fn exchange(setup: &Setup) -> Result<(Trace, Summary), DemoError> {
         .await
         .map_err(|_| DemoError::Timeout("closing the connection"))?;
 
+    let key_log = setup
+        .tls
+        .as_ref()
+        .map(|t| t.keys.text())
+        .unwrap_or_default();
+    recording.key_log(&key_log);
     let trace = recording.finish();
     let (down_sent, up_sent) = (
         pattern_sha256(ex.body_bytes, ex.requests),
@@ -185,7 +277,15 @@ async fn exchange(setup: &Setup) -> Result<(Trace, Summary), DemoError> {
         segments: trace.segments() as u64,
         retransmissions: trace.retransmissions() as u64,
     };
-    Ok((trace, summary))
+    Ok(Outcome {
+        trace,
+        summary,
+        recording,
+        epoch_unix_ns,
+        key_log,
+        negotiated: fetched.tls,
+        link: link_stats,
+    })
 }
 
 /// Why the demo could not run to the end.
@@ -197,6 +297,8 @@ pub enum DemoError {
     Io(&'static str, io::Error),
     /// A step did not finish in time.
     Timeout(&'static str),
+    /// A file could not be written: what it is, its path, and the error.
+    File(&'static str, PathBuf, io::Error),
 }
 
 impl fmt::Display for DemoError {
@@ -205,6 +307,9 @@ impl fmt::Display for DemoError {
             DemoError::Usage(message) => f.write_str(message),
             DemoError::Io(what, e) => write!(f, "{what} failed: {e}"),
             DemoError::Timeout(what) => write!(f, "{what} did not finish in time"),
+            DemoError::File(what, path, e) => {
+                write!(f, "cannot write the {what} to {}: {e}", path.display())
+            }
         }
     }
 }

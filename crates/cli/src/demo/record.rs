@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use synack::{Clock, MemoryPort, Net, Tap};
+use synack::{Clock, Device, Net, Tap};
 use synack_core::Event;
 use synack_core::tcp::State;
 use synack_trace::{Recorder, Trace};
@@ -17,7 +17,7 @@ pub struct Recording {
 
 impl Recording {
     /// Wraps one end of the link so every packet it sends is recorded.
-    pub fn tap(&self, port: MemoryPort, clock: Clock) -> Tap<MemoryPort> {
+    pub fn tap<D: Device>(&self, port: D, clock: Clock) -> Tap<D> {
         let recording = self.clone();
         Tap::new(port, clock, move |t, packet| {
             recording.with(|r| r.packet(t.as_nanos(), packet))
@@ -45,12 +45,18 @@ impl Recording {
         rx
     }
 
+    /// Adds TLS secrets (NSS key log lines) so the analysis can decrypt.
+    pub fn key_log(&self, lines: &str) {
+        self.with(|r| r.key_log(lines));
+    }
+
     /// Analyzes what was recorded.
     pub fn finish(&self) -> Trace {
         self.with(|r| r.finish())
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Recorder) -> T) -> T {
+    /// Runs `f` on the recorder, holding it for that long.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Recorder) -> T) -> T {
         // A panic elsewhere cannot leave a half-appended packet: appends are single pushes.
         f(&mut self.recorder.lock().unwrap_or_else(PoisonError::into_inner))
     }

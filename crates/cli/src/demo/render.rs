@@ -1,38 +1,38 @@
-//! The demo's output: a header and the ladder for people, JSON lines for tools.
+//! The demo's output: a header, the ladder, what TLS did and the timings for people; JSON
+//! lines for tools.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 use synack_trace::ladder::{self, LadderOptions};
-use synack_trace::{Summary, Trace, json};
 
-use super::Setup;
+use super::tls::{CertificateSource, Negotiated};
+use super::{Outcome, Setup};
+use crate::cli::TlsVersion;
+use crate::{link, output};
 
-/// Width when the terminal's is unknown.
-const DEFAULT_WIDTH: usize = 100;
-
-/// Prints the trace to stdout: the header and ladder, or JSON lines with `--json`.
-pub fn print(setup: &Setup, trace: &Trace, summary: &Summary) -> io::Result<()> {
+/// Prints the run to stdout: the header, ladder, TLS legend and timings, or JSON lines with
+/// `--json`.
+pub fn print(setup: &Setup, outcome: &Outcome) -> io::Result<()> {
     let mut out = io::stdout().lock();
+    let (trace, summary) = (&outcome.trace, &outcome.summary);
     if setup.json {
-        json::write_lines(trace, Some(summary), &mut out)?;
+        output::write_json(trace, Some(summary), &mut out)?;
         return out.flush();
     }
-    let color = use_color();
+    let color = output::use_color(false);
     let options = LadderOptions {
         color,
-        width: width(),
+        width: output::width(),
         ..LadderOptions::default()
     };
-    let (bold, plain) = if color {
-        ("\x1b[1m", "\x1b[0m")
-    } else {
-        ("", "")
-    };
+    let (bold, plain) = output::bold(color);
     writeln!(out, "{bold}{}{plain}", title(setup))?;
     writeln!(
         out,
-        "link: in-memory, MTU {}, no impairment (seed {})",
-        setup.mtu, setup.seed
+        "link: in-memory, MTU {}, {} (seed {})",
+        setup.mtu,
+        link::describe(&setup.link),
+        setup.seed
     )?;
     writeln!(out)?;
     let drawing = ladder::render(trace, Some(summary), &options);
@@ -40,16 +40,49 @@ pub fn print(setup: &Setup, trace: &Trace, summary: &Summary) -> io::Result<()> 
     if !drawing.ends_with('\n') {
         writeln!(out)?;
     }
+    let effects = link::effects(&outcome.link.egress(), &outcome.link.ingress());
+    if !effects.is_empty() {
+        writeln!(out, "link: {effects}")?;
+    }
+    if let Some(tls) = &setup.tls {
+        // The trace's view of the handshake when it has one; rustls's otherwise.
+        let seen = trace.connections.first().and_then(|c| c.tls.as_ref());
+        let from_trace = seen.map(|t| Negotiated {
+            version: t.version.clone(),
+            cipher_suite: t.cipher_suite.clone(),
+            key_exchange: t.key_exchange.clone(),
+        });
+        let rustls = outcome.negotiated.clone().unwrap_or_default();
+        let from_trace = from_trace.unwrap_or_default();
+        let negotiated = Negotiated {
+            version: from_trace.version.or(rustls.version),
+            cipher_suite: from_trace.cipher_suite.or(rustls.cipher_suite),
+            key_exchange: from_trace.key_exchange.or(rustls.key_exchange),
+        };
+        writeln!(out)?;
+        let lines = outcome.key_log.lines().count();
+        out.write_all(legend(&negotiated, tls.version, &tls.certificate, lines, color).as_bytes())?;
+    }
+    let timings = output::timings_text(trace, color);
+    if !timings.is_empty() {
+        writeln!(out)?;
+        out.write_all(timings.as_bytes())?;
+    }
     out.flush()
 }
 
-/// "synack demo: HTTP GET over synack's own TCP/IP, client 10.0.0.1 ⇄ server 10.0.0.2:80".
-fn title(setup: &Setup) -> String {
+/// "synack demo: HTTPS GET (TLS 1.3) over synack's own TCP/IP, client 10.0.0.1 ⇄ server
+/// 10.0.0.2:443".
+pub fn title(setup: &Setup) -> String {
     let ex = &setup.exchange;
     let method = if ex.upload_bytes > 0 { "POST" } else { "GET" };
+    let scheme = match &setup.tls {
+        Some(tls) => format!("HTTPS {method} ({})", version_name(tls.version)),
+        None => format!("HTTP {method}"),
+    };
     let what = match ex.requests {
-        1 => format!("HTTP {method}"),
-        n => format!("{n} HTTP {method}s on one keep-alive connection"),
+        1 => scheme,
+        n => format!("{n} {scheme}s on one keep-alive connection"),
     };
     format!(
         "synack demo: {what} over synack's own TCP/IP, client {} ⇄ server {}",
@@ -57,17 +90,74 @@ fn title(setup: &Setup) -> String {
     )
 }
 
-/// Colour only on a terminal, and never with `NO_COLOR` set (no-color.org).
-fn use_color() -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    io::stdout().is_terminal() && !no_color
+fn version_name(version: TlsVersion) -> &'static str {
+    match version {
+        TlsVersion::V1_3 => "TLS 1.3",
+        TlsVersion::V1_2 => "TLS 1.2",
+    }
 }
 
-/// The terminal's width as the shell exports it, or a default.
-fn width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|&w| w >= 40)
-        .unwrap_or(DEFAULT_WIDTH)
+/// What TLS settled on, and where the classic description's "PremasterSecret" went.
+fn legend(
+    negotiated: &Negotiated,
+    version: TlsVersion,
+    certificate: &CertificateSource,
+    key_log_lines: usize,
+    color: bool,
+) -> String {
+    let (b, r) = output::bold(color);
+    let field = |f: &Option<String>| f.clone().unwrap_or_else(|| "?".to_owned());
+    let certificate = match certificate {
+        CertificateSource::Generated => {
+            "made at start, signed by a demo CA that only the client trusts".to_owned()
+        }
+        CertificateSource::File(path) => format!("from {path}, trusted as given"),
+    };
+    let secrets = match key_log_lines {
+        1 => "1 key log line".to_owned(),
+        n => format!("{n} key log lines"),
+    };
+    // Mark the version the handshake settled on (the one asked for if that is unknown).
+    let ran = match negotiated.version.as_deref() {
+        Some("TLS 1.2") => TlsVersion::V1_2,
+        Some("TLS 1.3") => TlsVersion::V1_3,
+        _ => version,
+    };
+    let this = |v| if v == ran { "  ← this run" } else { "" };
+    let lines = [
+        format!(
+            "{b}TLS{r}: {} · {} · key exchange {}",
+            field(&negotiated.version),
+            field(&negotiated.cipher_suite),
+            field(&negotiated.key_exchange),
+        ),
+        format!("certificate: {certificate}"),
+        format!(
+            "secrets: {secrets} (--keylog FILE saves them; --pcap FILE embeds them for Wireshark)"
+        ),
+        String::new(),
+        format!("{b}Where did the PremasterSecret go?{r}"),
+        "- TLS 1.2 with RSA key transport (what the classic description shows): the client"
+            .to_owned(),
+        "  picks the pre-master secret, encrypts it to the server's RSA key and sends it in"
+            .to_owned(),
+        "  ClientKeyExchange.".to_owned(),
+        format!(
+            "- TLS 1.2 with ECDHE (what --tls 1.2 runs): ServerKeyExchange and ClientKeyExchange{}",
+            this(TlsVersion::V1_2)
+        ),
+        "  carry each side's ephemeral public key; each side combines its own private key"
+            .to_owned(),
+        "  with the other's public key into the same pre-master secret, which never crosses"
+            .to_owned(),
+        "  the wire.".to_owned(),
+        format!(
+            "- TLS 1.3: the key shares ride in ClientHello and ServerHello; everything after{}",
+            this(TlsVersion::V1_3)
+        ),
+        "  ServerHello is encrypted, and RSA key transport no longer exists.".to_owned(),
+    ];
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
 }

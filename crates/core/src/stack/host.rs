@@ -299,7 +299,7 @@ impl Stack {
             }
             None => self.ephemeral(local_ip, remote)?,
         };
-        let socket = self.insert_connection(local, remote, |ctx, ep| Connection::connect(ctx, ep));
+        let socket = self.insert_connection(local, remote, Connection::connect);
         Ok(socket)
     }
 

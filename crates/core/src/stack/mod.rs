@@ -212,5 +212,21 @@ pub struct ConnectionInfo {
     pub rto: core::time::Duration,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Segments sent again (fast retransmit, RACK, RTO, loss probes that resend).
     pub retransmitted_segments: u64,
+    /// Payload bytes (and FIN) sent again.
+    pub retransmitted_bytes: u64,
+    /// Retransmissions shown needless: D-SACKed (RFC 3708) or answered by an ACK echoing the
+    /// original's timestamp (Eifel, RFC 3522).
+    pub spurious_retransmissions: u64,
+    /// Loss recoveries taken back because they were spurious: the window was restored.
+    pub undone_recoveries: u64,
+    /// Times the retransmission timer expired (RFC 6298 §5.5).
+    pub rto_expirations: u64,
+    /// Fast recovery episodes entered, on duplicate ACKs, SACK (RFC 6675) or RACK (RFC 8985).
+    pub fast_recoveries: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tlp_probes: u64,
+    /// Congestion window in bytes, now.
+    pub cwnd: usize,
 }

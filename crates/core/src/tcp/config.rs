@@ -36,6 +36,9 @@ pub struct TcpConfig {
     pub sack: bool,
     /// Offer timestamps (RFC 7323).
     pub timestamps: bool,
+    /// Detect losses with RACK-TLP (RFC 8985) when SACK is in use; off, RFC 6675's DupThresh
+    /// rule alone starts recovery and no tail loss probes are sent.
+    pub rack: bool,
 }
 
 impl Default for TcpConfig {
@@ -55,6 +58,7 @@ impl Default for TcpConfig {
             window_scale: true,
             sack: true,
             timestamps: true,
+            rack: true,
         }
     }
 }

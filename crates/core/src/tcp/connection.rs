@@ -5,9 +5,13 @@ use core::time::Duration;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use super::congestion::Reno;
+use super::congestion::{CongestionControl, Reno};
+use super::rack::Rack;
+use super::recovery::Undo;
 use super::recv_buf::RecvBuffer;
 use super::rtt::RttEstimator;
+use super::sack::SackReceiver;
+use super::scoreboard::Scoreboard;
 use super::send_buf::SendBuffer;
 use super::timers::{Timer, Timers};
 use super::{SeqNum, State, TcpConfig};
@@ -128,9 +132,33 @@ pub struct Connection {
     pub(super) released: bool,
     pub(super) ever_established: bool,
 
+    /// Which out-of-order blocks to report first, and a pending D-SACK (RFC 2018, 2883).
+    pub(super) sack_rx: SackReceiver,
+    /// What the peer SACKed and what is lost, when SACK is in use (RFC 6675).
+    pub(super) board: Scoreboard,
+    /// RACK's loss detection state (RFC 8985).
+    pub(super) rack: Rack,
+    /// RTO recovery (SACK): until SND.UNA reaches this, lost segments are resent without a
+    /// new fast recovery.
+    pub(super) rto_recover: Option<SeqNum>,
+    /// The first retransmission of a fast recovery goes out whatever the pipe (RFC 6675 §5).
+    pub(super) force_rexmit: bool,
+    /// The probe timer fired: send a tail loss probe (RFC 8985 §7.3).
+    pub(super) tlp_due: bool,
+    /// The unanswered loss probe: (SND.MAX after it, whether it was a retransmission).
+    pub(super) tlp: Option<(SeqNum, bool)>,
+    /// The last loss episode, until shown needed or spurious (RFC 3708, RFC 3522).
+    pub(super) undo: Option<Undo>,
+
     pub(super) bytes_sent: u64,
     pub(super) bytes_received: u64,
     pub(super) retransmitted: u64,
+    pub(super) retransmitted_bytes: u64,
+    pub(super) spurious_retransmissions: u64,
+    pub(super) undone_recoveries: u64,
+    pub(super) rto_expirations: u64,
+    pub(super) fast_recoveries: u64,
+    pub(super) tlp_probes: u64,
 }
 
 impl Connection {
@@ -186,9 +214,23 @@ impl Connection {
             soft_error: None,
             released: false,
             ever_established: false,
+            sack_rx: SackReceiver::default(),
+            board: Scoreboard::default(),
+            rack: Rack::new(ep.iss),
+            rto_recover: None,
+            force_rexmit: false,
+            tlp_due: false,
+            tlp: None,
+            undo: None,
             bytes_sent: 0,
             bytes_received: 0,
             retransmitted: 0,
+            retransmitted_bytes: 0,
+            spurious_retransmissions: 0,
+            undone_recoveries: 0,
+            rto_expirations: 0,
+            fast_recoveries: 0,
+            tlp_probes: 0,
         }
     }
 
@@ -263,6 +305,8 @@ impl Connection {
         if to == State::Closed {
             self.timers.stop_all();
             self.rexmit = None;
+            self.board.clear();
+            self.tlp_due = false;
         }
         if let Some(events) = ctx.events.as_deref_mut() {
             events.push_back(Event::StateChanged {
@@ -335,6 +379,13 @@ impl Connection {
             bytes_sent: self.bytes_sent,
             bytes_received: self.bytes_received,
             retransmitted_segments: self.retransmitted,
+            retransmitted_bytes: self.retransmitted_bytes,
+            spurious_retransmissions: self.spurious_retransmissions,
+            undone_recoveries: self.undone_recoveries,
+            rto_expirations: self.rto_expirations,
+            fast_recoveries: self.fast_recoveries,
+            tlp_probes: self.tlp_probes,
+            cwnd: self.cc.cwnd(),
         }
     }
 
@@ -411,10 +462,8 @@ impl Connection {
                 self.error = Some(SocketError::NotConnected);
                 self.set_state(ctx, State::Closed);
             }
-            State::SynReceived => {
-                if self.fin_seq.is_none() {
-                    self.fin_seq = Some(self.buf_seq + self.send_buf.len());
-                }
+            State::SynReceived if self.fin_seq.is_none() => {
+                self.fin_seq = Some(self.buf_seq + self.send_buf.len());
             }
             State::Established => {
                 self.fin_seq = Some(self.buf_seq + self.send_buf.len());
@@ -489,7 +538,12 @@ impl Connection {
                 if mss < self.snd_mss {
                     // Resend what the path dropped, in smaller pieces; not a congestion signal.
                     self.snd_mss = mss;
-                    self.snd_nxt = self.snd_una;
+                    if self.sack_ok {
+                        // The scoreboard resends what is lost and skips what was SACKed.
+                        self.board.mark_all_lost();
+                    } else {
+                        self.snd_nxt = self.snd_una;
+                    }
                 }
             }
             // SHLD-26: port or protocol unreachable aborts.

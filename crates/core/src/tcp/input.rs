@@ -1,7 +1,9 @@
 //! Segment arrival (RFC 9293 §3.10.7), with RFC 5961's defences against blind RST, SYN
 //! and data injection.
 
-use super::congestion::CongestionControl;
+use core::time::Duration;
+
+use super::congestion::{AckSample, CongestionControl};
 use super::connection::{Connection, Ctx};
 use super::timers::Timer;
 use super::{SeqNum, State};
@@ -87,7 +89,7 @@ impl Connection {
             && seq == self.irs
         {
             flags = TcpFlags(flags.0 & !TcpFlags::SYN.0);
-            seq = seq + 1;
+            seq += 1;
         }
         let seg_len = payload.len()
             + usize::from(flags.contains(TcpFlags::SYN))
@@ -127,6 +129,11 @@ impl Connection {
             if !flags.contains(TcpFlags::RST) {
                 ctx.counters.dropped_unacceptable += 1;
                 self.ack_now = true;
+                // RFC 2883: an old duplicate is reported in a D-SACK block.
+                let end = seq + payload.len();
+                if self.sack_ok && !payload.is_empty() && end <= self.rcv_nxt {
+                    self.sack_rx.on_duplicate(seq, end);
+                }
                 // A retransmitted FIN in TIME-WAIT restarts the 2 MSL wait (§3.10.7.4 eighth).
                 if self.state == State::TimeWait && flags.contains(TcpFlags::FIN) {
                     self.timers
@@ -236,7 +243,12 @@ impl Connection {
         }
 
         let window = usize::from(seg.window) << self.snd_shift;
+        let ack_advanced = ack > self.snd_una;
+        if self.sack_ok {
+            self.sack_on_ack(ctx, seg, ack);
+        }
         if ack > self.snd_una {
+            self.eifel_check(seg, ack);
             self.on_new_ack(ctx, ack);
         } else if ack == self.snd_una
             && payload_len == 0
@@ -248,6 +260,13 @@ impl Connection {
         }
         if ack >= self.snd_una {
             self.update_window(seq, ack, seg.window);
+        }
+        if self.sack_ok {
+            self.detect_losses(ctx);
+            // RFC 8985 §7.2: an ACK of new data restarts the probe timer.
+            if ack_advanced {
+                self.arm_tlp(ctx);
+            }
         }
 
         // Our FIN acknowledged?
@@ -273,6 +292,10 @@ impl Connection {
     /// SND.UNA < SEG.ACK =< SND.NXT: new data acknowledged.
     fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) {
         let acked = ack - self.snd_una;
+        // Before this ACK: room for another full segment, and nothing waiting to use it.
+        let app_limited = self.snd_max - self.snd_una + self.effective_mss() <= self.cc.cwnd()
+            && self.data_end() <= self.snd_max
+            && self.fin_seq.is_none_or(|f| f < self.snd_max);
         // Data bytes acknowledged: the part of [SND.UNA, ack) inside the buffer.
         let data_acked = if ack > self.buf_seq {
             (ack - self.buf_seq).min(self.send_buf.len())
@@ -285,7 +308,7 @@ impl Connection {
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
         }
-        self.rtt_acked(ctx, ack);
+        let rtt = self.rtt_acked(ctx, ack);
         self.rtt.reset_backoff();
         self.rexmit_since = None;
         self.dupacks = 0;
@@ -295,16 +318,31 @@ impl Connection {
             }
         }
         let mss = self.effective_mss();
+        if self.rto_recover.is_some_and(|r| ack >= r) {
+            self.rto_recover = None;
+        }
         match self.recover {
             Some(recover) if ack < recover => {
                 // NewReno partial ACK (RFC 6582 §3.2 step 3): the next hole is lost too.
-                self.rexmit = Some(ack);
+                // With SACK the scoreboard knows the holes instead.
+                if !self.sack_ok {
+                    self.rexmit = Some(ack);
+                }
             }
             Some(_) => {
                 self.recover = None;
                 self.cc.on_recovery_end();
+                self.rack.on_recovery_end();
             }
-            None => self.cc.on_ack(acked, mss),
+            None => self.cc.on_ack_sample(&AckSample {
+                now: ctx.now,
+                bytes_acked: acked,
+                mss,
+                ack,
+                snd_max: self.snd_max,
+                rtt,
+                app_limited,
+            }),
         }
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
         if self.snd_una == self.snd_max {
@@ -319,8 +357,11 @@ impl Connection {
     /// RFC 5681 §3.2: the third duplicate ACK triggers fast retransmit.
     fn on_duplicate_ack(&mut self, ctx: &mut Ctx<'_>) {
         self.dupacks += 1;
-        if self.dupacks == 3 && self.recover.is_none() {
+        // With SACK, the scoreboard and RACK decide (`recovery.rs`).
+        if self.dupacks == 3 && self.recover.is_none() && !self.sack_ok {
             let _ = ctx;
+            self.start_episode();
+            self.fast_recoveries += 1;
             self.cc
                 .on_fast_retransmit(self.snd_max - self.snd_una, self.effective_mss());
             self.recover = Some(self.snd_max);
@@ -329,14 +370,16 @@ impl Connection {
         }
     }
 
-    /// Takes an RTT sample if the timed segment is now acknowledged.
-    fn rtt_acked(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) {
-        if let Some((end, sent)) = self.rtt_sample {
-            if ack >= end {
-                self.rtt.on_sample(ctx.now - sent);
-                self.rtt_sample = None;
-            }
+    /// Takes an RTT sample if the timed segment is now acknowledged; returns it.
+    fn rtt_acked(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) -> Option<Duration> {
+        let (end, sent) = self.rtt_sample?;
+        if ack < end {
+            return None;
         }
+        let rtt = ctx.now - sent;
+        self.rtt.on_sample(rtt);
+        self.rtt_sample = None;
+        Some(rtt)
     }
 
     /// §3.10.7.4 fifth: SND.WND follows the most recent segment (WL1/WL2 ordering).
@@ -395,6 +438,11 @@ impl Connection {
         // Trim what lies before RCV.NXT (already received).
         let (seq, payload) = if seq < self.rcv_nxt {
             let skip = self.rcv_nxt - seq;
+            if self.sack_ok {
+                // RFC 2883: the part received before goes in a D-SACK block.
+                self.sack_rx
+                    .on_duplicate(seq, seq + skip.min(payload.len()));
+            }
             if skip >= payload.len() {
                 self.ack_now = true;
                 return;
@@ -405,8 +453,29 @@ impl Connection {
         };
         let offset = seq - self.rcv_nxt;
         let had_gaps = self.recv_buf.has_gaps();
+        let mut whole_dup = false;
+        if self.sack_ok && had_gaps {
+            // RFC 2883: data already held out of order is a duplicate too.
+            let end = offset + payload.len();
+            let dup = self
+                .recv_buf
+                .ranges()
+                .iter()
+                .find(|&&(s, e)| s < end && offset < e)
+                .map(|&(s, e)| (s.max(offset), e.min(end)));
+            if let Some((s, e)) = dup {
+                self.sack_rx
+                    .on_duplicate(self.rcv_nxt + s, self.rcv_nxt + e);
+                self.ack_now = true;
+                whole_dup = s == offset && e == end;
+            }
+        }
         match self.recv_buf.write_at(offset, payload) {
             Some(advanced) => {
+                // A new out-of-order arrival: its block is reported first (RFC 2018 §4).
+                if self.sack_ok && offset > 0 && !whole_dup {
+                    self.sack_rx.on_out_of_order(seq);
+                }
                 self.rcv_nxt += advanced;
                 self.bytes_received += advanced as u64;
                 if offset > 0 || had_gaps {

@@ -23,10 +23,18 @@ impl Connection {
             }
             State::SynSent | State::SynReceived => {}
             _ => {
+                if self.sack_ok {
+                    if let Some(n) = self.send_probe(ctx, buf) {
+                        return Some(n);
+                    }
+                    if let Some(n) = self.retransmit_lost(ctx, buf) {
+                        return Some(n);
+                    }
+                }
                 if let Some(n) = self.retransmit_one(ctx, buf) {
                     return Some(n);
                 }
-                if let Some(n) = self.send_data(ctx, buf) {
+                if let Some(n) = self.send_data(ctx, buf, false) {
                     return Some(n);
                 }
                 if self.probe {
@@ -98,7 +106,7 @@ impl Connection {
         if self.snd_max == self.iss {
             self.rtt_sample = Some((self.iss + 1, ctx.now));
         } else {
-            self.count_retransmission(ctx);
+            self.count_retransmission(ctx, self.iss, self.iss);
         }
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_max.max(self.snd_nxt);
@@ -129,16 +137,94 @@ impl Connection {
         if len == 0 && !flags.contains(TcpFlags::FIN) {
             return None;
         }
-        let (n, _) = self.emit(ctx, buf, seq, flags, len);
-        self.count_retransmission(ctx);
+        let (n, sent) = self.emit(ctx, buf, seq, flags, len);
+        let end = seq + sent + usize::from(flags.contains(TcpFlags::FIN) && sent == len);
+        self.count_retransmission(ctx, seq, end);
         self.rtt_sample = None;
         self.arm_rto(ctx.now);
         Some(n)
     }
 
+    /// With SACK: the first segment the scoreboard deems lost, if the congestion window
+    /// has room beside the pipe (RFC 6675 §5 step (C), NextSeg rule 1).
+    fn retransmit_lost(&mut self, ctx: &mut Ctx<'_>, buf: &mut [u8]) -> Option<usize> {
+        if !self.state.is_synchronized() {
+            return None;
+        }
+        let (start, end) = self.board.first_lost()?;
+        let len = (end - start).min(self.effective_mss());
+        if !self.force_rexmit && self.board.pipe() + len > self.cc.cwnd() {
+            return None;
+        }
+        self.force_rexmit = false;
+        self.resend(ctx, buf, start, end)
+    }
+
+    /// Sends `[start, end)` (or its first MSS) again, with the FIN if it ends there.
+    fn resend(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        buf: &mut [u8],
+        start: SeqNum,
+        end: SeqNum,
+    ) -> Option<usize> {
+        let data_end = self.data_end();
+        let data = if data_end > start {
+            (data_end.min(end) - start).min(self.effective_mss())
+        } else {
+            0
+        };
+        let mut flags = TcpFlags::ACK;
+        if self
+            .fin_seq
+            .is_some_and(|f| start + data == f && f < end && f < self.snd_max)
+        {
+            flags |= TcpFlags::FIN;
+        }
+        if data == 0 && !flags.contains(TcpFlags::FIN) {
+            // Nothing of it is held any more: the scoreboard is stale; forget the mark.
+            self.board.on_sent(start, end, ctx.now);
+            return None;
+        }
+        let (n, sent) = self.emit(ctx, buf, start, flags, data);
+        let fin = flags.contains(TcpFlags::FIN) && sent == data;
+        let sent_end = start + sent + usize::from(fin);
+        self.board.on_sent(start, sent_end, ctx.now);
+        self.count_retransmission(ctx, start, sent_end);
+        self.rtt_sample = None;
+        self.arm_rto(ctx.now);
+        Some(n)
+    }
+
+    /// The probe timer fired (RFC 8985 §7.3): new data if the peer's window allows, else
+    /// the last segment again; then only the RTO runs until the probe is answered.
+    fn send_probe(&mut self, ctx: &mut Ctx<'_>, buf: &mut [u8]) -> Option<usize> {
+        if !self.tlp_due {
+            return None;
+        }
+        self.tlp_due = false;
+        let before = self.snd_max;
+        let n = match self.send_data(ctx, buf, true) {
+            Some(n) => Some(n),
+            None => {
+                let (start, end) = self.board.last()?;
+                let mss = self.effective_mss();
+                // The highest segment's worth of it.
+                let start = start + (end - start).saturating_sub(mss);
+                self.resend(ctx, buf, start, end)
+            }
+        }?;
+        self.tlp = Some((self.snd_max, self.snd_max == before));
+        self.tlp_probes += 1;
+        self.timers.stop(Timer::Tlp);
+        self.restart_rto(ctx.now);
+        Some(n)
+    }
+
     /// New (or, after an RTO, resent) data and the FIN, within the windows and the rules of
     /// Nagle (SHLD-7) and sender silly-window avoidance (MUST-38).
-    fn send_data(&mut self, ctx: &mut Ctx<'_>, buf: &mut [u8]) -> Option<usize> {
+    /// A loss probe (`probe`) ignores the congestion window and Nagle (RFC 8985 §7.3).
+    fn send_data(&mut self, ctx: &mut Ctx<'_>, buf: &mut [u8], probe: bool) -> Option<usize> {
         if !matches!(
             self.state,
             State::Established
@@ -156,19 +242,35 @@ impl Connection {
         } else {
             0
         };
-        let window_end = self.snd_una + self.snd_wnd.min(self.cc.cwnd());
-        let usable = if window_end > self.snd_nxt {
-            window_end - self.snd_nxt
+        let peer_end = self.snd_una + self.snd_wnd;
+        let peer_room = if peer_end > self.snd_nxt {
+            peer_end - self.snd_nxt
         } else {
             0
         };
+        let cwnd = self.cc.cwnd();
+        let cwnd_room = if probe {
+            usize::MAX
+        } else if self.sack_ok {
+            // RFC 6675 §5: what the pipe leaves of the window.
+            cwnd.saturating_sub(self.board.pipe())
+        } else {
+            let cwnd_end = self.snd_una + cwnd;
+            if cwnd_end > self.snd_nxt {
+                cwnd_end - self.snd_nxt
+            } else {
+                0
+            }
+        };
+        let usable = peer_room.min(cwnd_room);
         let fin_pending = self.fin_seq.is_some_and(|f| self.snd_nxt <= f);
         let in_flight = self.snd_nxt > self.snd_una;
 
         let mut len = avail.min(usable).min(mss);
         if len > 0 && len < mss {
             let last_of_data = len == avail;
-            let may_send = (last_of_data && (self.nodelay || !in_flight || fin_pending))
+            let may_send = probe
+                || (last_of_data && (self.nodelay || !in_flight || fin_pending))
                 || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd / 2);
             if !may_send {
                 len = 0;
@@ -176,6 +278,9 @@ impl Connection {
         }
         let with_fin = fin_pending && self.fin_seq == Some(self.snd_nxt + len);
         if len == 0 && !with_fin {
+            if probe {
+                return None;
+            }
             if avail > 0
                 && !in_flight
                 && self.snd_wnd < mss.min(avail)
@@ -203,8 +308,11 @@ impl Connection {
             flags = TcpFlags(flags.0 & !TcpFlags::FIN.0);
         }
         let end = seq + sent + usize::from(flags.contains(TcpFlags::FIN));
+        if self.sack_ok {
+            self.board.on_sent(seq, end, ctx.now);
+        }
         if seq < self.snd_max {
-            self.count_retransmission(ctx);
+            self.count_retransmission(ctx, seq, end.min(self.snd_max));
         } else if self.rtt_sample.is_none() {
             self.rtt_sample = Some((end, ctx.now));
         }
@@ -212,8 +320,13 @@ impl Connection {
             self.bytes_sent += (end - self.snd_max) as u64;
         }
         self.snd_nxt = end;
+        let new_data = end > self.snd_max;
         self.snd_max = self.snd_max.max(end);
         self.arm_rto(ctx.now);
+        if new_data && !probe && self.sack_ok {
+            // RFC 8985 §7.2: new data (re)starts the probe timer.
+            self.arm_tlp(ctx);
+        }
         Some(n)
     }
 
@@ -231,15 +344,17 @@ impl Connection {
         if self.ts_ok {
             options.timestamps = Some((self.ts_now(ctx.now), self.ts_recent));
         }
-        if self.sack_ok && self.recv_buf.has_gaps() {
-            // RFC 2018: with timestamps, three blocks fit.
+        if self.sack_ok && (self.recv_buf.has_gaps() || self.sack_rx.has_dsack()) {
+            // RFC 2018 §4: with timestamps, three blocks fit; the newest first, a D-SACK
+            // before all (RFC 2883).
             let room = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
-            let mut n = 0;
-            for &(start, end) in self.recv_buf.ranges().iter().take(room) {
-                options.sack[n] = ((self.rcv_nxt + start).0, (self.rcv_nxt + end).0);
-                n += 1;
+            let blocks = self
+                .sack_rx
+                .blocks(self.rcv_nxt, self.recv_buf.ranges(), room);
+            for (slot, b) in options.sack.iter_mut().zip(&blocks) {
+                *slot = (b.0.0, b.1.0);
             }
-            options.sack_len = n as u8;
+            options.sack_len = blocks.len().min(MAX_SACK_BLOCKS) as u8;
         }
         let window = self.advertise_window();
         let repr = TcpRepr {
@@ -330,10 +445,16 @@ impl Connection {
         self.timers.stop(Timer::DelayedAck);
     }
 
-    fn count_retransmission(&mut self, ctx: &mut Ctx<'_>) {
+    /// `[start, end)` was sent again (a SYN when the range is empty).
+    fn count_retransmission(&mut self, ctx: &mut Ctx<'_>, start: SeqNum, end: SeqNum) {
         self.retransmitted += 1;
         ctx.counters.retransmitted_segments += 1;
         self.rexmit_since.get_or_insert(ctx.now);
+        if end > start {
+            self.retransmitted_bytes += (end - start) as u64;
+            let tsval = self.ts_ok.then(|| self.ts_now(ctx.now));
+            self.on_retransmitted(start, end, tsval);
+        }
     }
 
     /// Runs every timer due at `now`.
@@ -347,6 +468,13 @@ impl Connection {
                 }
                 Timer::DelayedAck => self.ack_now = true,
                 Timer::TimeWait | Timer::FinWait2 => self.set_state(ctx, State::Closed),
+                Timer::Reorder => self.detect_losses(ctx),
+                Timer::Tlp => {
+                    // Still nothing heard and nothing else recovering: probe.
+                    if self.tlp.is_none() && !self.in_recovery() && !self.board.any_sacked() {
+                        self.tlp_due = true;
+                    }
+                }
             }
         }
     }
@@ -369,6 +497,12 @@ impl Connection {
             self.fail(ctx, error);
             return;
         }
+        self.rto_expirations += 1;
+        if self.state.is_synchronized() && self.rtt.backoffs() == 0 {
+            // A first timeout starts an episode (a repeated one belongs to it), which
+            // timestamps may show spurious (RFC 3522).
+            self.start_episode();
+        }
         self.cc
             .on_timeout(self.snd_max - self.snd_una, self.effective_mss());
         self.rtt.back_off();
@@ -377,7 +511,22 @@ impl Connection {
         self.recover = None;
         self.rexmit = None;
         self.dupacks = 0;
-        self.snd_nxt = self.snd_una;
+        self.tlp = None;
+        self.tlp_due = false;
+        self.timers.stop(Timer::Tlp);
+        self.timers.stop(Timer::Reorder);
+        if self.sack_ok && self.state.is_synchronized() {
+            // RFC 6675 §5.1: resend everything not SACKed, lowest first, from the scoreboard.
+            // A second timeout in a row may mean the peer dropped what it SACKed (RFC 2018 §8).
+            if self.rtt.backoffs() > 1 {
+                self.board.clear_sacked();
+            }
+            self.board.mark_all_lost();
+            self.rto_recover = Some(self.snd_max);
+            self.force_rexmit = true;
+        } else {
+            self.snd_nxt = self.snd_una;
+        }
         self.restart_rto(ctx.now);
     }
 }

@@ -39,7 +39,7 @@ impl RttEstimator {
             }
             Some(srtt) => {
                 // RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|; SRTT <- 7/8 SRTT + 1/8 R'
-                let delta = if srtt > rtt { srtt - rtt } else { rtt - srtt };
+                let delta = srtt.abs_diff(rtt);
                 self.rttvar = self.rttvar * 3 / 4 + delta / 4;
                 self.srtt = Some(srtt * 7 / 8 + rtt / 8);
             }
@@ -65,6 +65,11 @@ impl RttEstimator {
     /// New data was acknowledged: the backoff ends even without a usable sample.
     pub fn reset_backoff(&mut self) {
         self.backoffs = 0;
+    }
+
+    /// Timeouts since the last new ACK.
+    pub fn backoffs(&self) -> u32 {
+        self.backoffs
     }
 
     pub fn srtt(&self) -> Option<Duration> {

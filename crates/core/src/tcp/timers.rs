@@ -15,9 +15,13 @@ pub enum Timer {
     TimeWait = 3,
     /// An orphaned connection's wait for the peer's FIN in FIN-WAIT-2.
     FinWait2 = 4,
+    /// RACK's reordering timer: a segment becomes lost when its window passes (RFC 8985 §6.3).
+    Reorder = 5,
+    /// Tail loss probe (RFC 8985 §7).
+    Tlp = 6,
 }
 
-const COUNT: usize = 5;
+const COUNT: usize = 7;
 
 #[derive(Debug, Clone, Default)]
 pub struct Timers {
@@ -37,6 +41,11 @@ impl Timers {
         self.deadlines[timer as usize].is_some()
     }
 
+    /// When `timer` fires, if it runs.
+    pub fn deadline(&self, timer: Timer) -> Option<Instant> {
+        self.deadlines[timer as usize]
+    }
+
     pub fn stop_all(&mut self) {
         self.deadlines = [None; COUNT];
     }
@@ -54,6 +63,8 @@ impl Timers {
             Timer::DelayedAck,
             Timer::TimeWait,
             Timer::FinWait2,
+            Timer::Reorder,
+            Timer::Tlp,
         ];
         let due = ALL
             .into_iter()

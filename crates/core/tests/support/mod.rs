@@ -24,6 +24,9 @@ pub fn config(addr: IpAddr, seed: u64) -> StackConfig {
     }
 }
 
+/// Sees each packet put on the wire (towards the server?, bytes); false drops it.
+pub type Filter = Box<dyn FnMut(bool, &mut Vec<u8>) -> bool>;
+
 /// A packet in flight on the virtual wire.
 pub struct InFlight {
     pub deliver_at: Instant,
@@ -42,7 +45,7 @@ pub struct Pair {
     /// Every packet that crossed, in order: (time, to_server, bytes).
     pub log: Vec<(Instant, bool, Vec<u8>)>,
     /// Called on every packet put on the wire; returns false to drop it.
-    pub filter: Option<Box<dyn FnMut(bool, &mut Vec<u8>) -> bool>>,
+    pub filter: Option<Filter>,
     /// When set, packets cross these impaired links (to the server, to the client) instead
     /// of the fixed-delay `wire`.
     pub links: Option<[Impairment; 2]>,

@@ -218,6 +218,18 @@ impl Script {
         self
     }
 
+    /// The peer sends `seg` with SACK blocks given as packetdrill shows them: relative to the
+    /// stack's ISS (at most four are kept).
+    pub fn inject_sack(&mut self, seg: Seg, blocks: &[(u32, u32)]) -> &mut Script {
+        let mut seg = seg;
+        let n = blocks.len().min(seg.options.sack.len());
+        for (slot, &(l, r)) in seg.options.sack.iter_mut().zip(&blocks[..n]) {
+            *slot = (self.abs_ack(l), self.abs_ack(r));
+        }
+        seg.options.sack_len = n as u8;
+        self.inject(seg)
+    }
+
     /// The next packet the stack sends, parsed, if any.
     pub fn next_out(&mut self) -> Option<Out> {
         let n = self.stack.poll_transmit(self.now, &mut self.buf)?;

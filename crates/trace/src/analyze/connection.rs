@@ -10,6 +10,8 @@ use super::packet::Segment;
 use super::phases;
 use super::seqspace::{RangeSet, Unwrapper};
 use super::stream::Stream;
+use super::tls_conn;
+use crate::KeyLog;
 use crate::http;
 use crate::model::{ConnectionTrace, HttpMessage, SegmentRecord, Side};
 
@@ -33,9 +35,9 @@ impl<T> std::ops::IndexMut<Side> for PerSide<T> {
     }
 }
 
-/// Analyzes the segments of one connection (non-empty, in time order). States and the
-/// timeline are added by the caller.
-pub(crate) fn build(id: u32, segs: &[Segment<'_>]) -> ConnectionTrace {
+/// Analyzes the segments of one connection (non-empty, in time order); `keys` decrypt TLS.
+/// States and the timeline are added by the caller.
+pub(crate) fn build(id: u32, segs: &[Segment<'_>], keys: &KeyLog) -> ConnectionTrace {
     let (client, server) = sides(segs);
     let side_of = |s: &Segment| {
         if s.src == client {
@@ -107,28 +109,25 @@ pub(crate) fn build(id: u32, segs: &[Segment<'_>]) -> ConnectionTrace {
     }
 
     let [client_chunks, server_chunks] = chunks.0;
-    let requests = http::requests(&Stream::new(client_chunks));
-    let responses = http::responses(&Stream::new(server_chunks), &requests);
-    let mut messages = PerSide([
-        to_messages(Side::Client, requests),
-        to_messages(Side::Server, responses),
-    ]);
-    for (i, (seg, range)) in segments.iter_mut().zip(ranges).enumerate() {
-        seg.carries = match range {
-            _ if seg.len == 0 => None,
-            Some(range) => Some(carries(&mut messages[seg.from], &range, i, seg.t_ns)),
-            None => Some(format!("[data {} B]", seg.len)),
+    let streams = [Stream::new(client_chunks), Stream::new(server_chunks)];
+    let (http, tls, tls_messages, tls_phase) =
+        match tls_conn::analyze(&mut segments, &ranges, &streams, keys) {
+            Some(t) => (t.http, Some(t.session), t.messages, t.handshake),
+            None => (
+                plain_http(&mut segments, &ranges, &streams),
+                None,
+                Vec::new(),
+                None,
+            ),
         };
-    }
-    let [mut http, server_msgs] = messages.0;
-    http.extend(server_msgs);
+    let mut http = http;
     for m in http.iter_mut().filter(|m| m.first_segment > m.last_segment) {
         // No segment mapped onto it (cannot happen for parsed bytes); keep it sane.
         (m.t_first_ns, m.first_segment) = (m.t_last_ns, m.last_segment);
     }
     http.sort_by_key(|m| (m.t_first_ns, m.from as u8));
 
-    let phases = phases::find(&segments, &http);
+    let phases = phases::find(&segments, &http, tls_phase);
     ConnectionTrace {
         id,
         client,
@@ -137,8 +136,34 @@ pub(crate) fn build(id: u32, segs: &[Segment<'_>]) -> ConnectionTrace {
         states: Vec::new(),
         phases,
         http,
+        tls,
+        tls_messages,
         timeline: Vec::new(),
     }
+}
+
+/// HTTP/1.x straight from the TCP byte streams; names what each segment carries.
+fn plain_http(
+    segments: &mut [SegmentRecord],
+    ranges: &[Option<std::ops::Range<u64>>],
+    streams: &[Stream; 2],
+) -> Vec<HttpMessage> {
+    let requests = http::requests(&streams[0]);
+    let responses = http::responses(&streams[1], &requests);
+    let mut messages = PerSide([
+        to_messages(Side::Client, requests),
+        to_messages(Side::Server, responses),
+    ]);
+    for (i, (seg, range)) in segments.iter_mut().zip(ranges).enumerate() {
+        seg.carries = match range {
+            _ if seg.len == 0 => None,
+            Some(range) => Some(carries(&mut messages[seg.from], range, i, seg.t_ns)),
+            None => Some(format!("[data {} B]", seg.len)),
+        };
+    }
+    let [mut http, server_msgs] = messages.0;
+    http.extend(server_msgs);
+    http
 }
 
 /// The client sent the SYN without ACK; failing that, received the SYN-ACK; failing that
@@ -198,7 +223,8 @@ fn window_shifts(segs: &[Segment<'_>], side_of: impl Fn(&Segment) -> Side) -> Pe
     }
 }
 
-fn to_messages(from: Side, parsed: Vec<http::Message>) -> Vec<HttpMessage> {
+/// Parsed messages as model records, times and segments not yet known.
+pub(crate) fn to_messages(from: Side, parsed: Vec<http::Message>) -> Vec<HttpMessage> {
     let to_message = |m: http::Message| HttpMessage {
         from,
         start_offset: m.start,

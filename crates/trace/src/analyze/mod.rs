@@ -11,12 +11,14 @@ mod phases;
 pub(crate) mod seqspace;
 mod states;
 pub(crate) mod stream;
+mod tls_conn;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use synack_core::wire::TcpFlags;
 
+use crate::KeyLog;
 use crate::model::{TimelineRef, Trace};
 use crate::recorder::Recorder;
 use packet::{Parsed, Segment};
@@ -103,9 +105,10 @@ pub(crate) fn analyze(rec: &Recorder) -> Trace {
         groups[index].push(seg);
     }
 
+    let keys = KeyLog::parse(&rec.key_log);
     for (i, g) in groups.iter().enumerate() {
         let id = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        let mut conn = connection::build(id, &g.segs);
+        let mut conn = connection::build(id, &g.segs, &keys);
         let orders = g.segs.iter().enumerate();
         conn.timeline = orders
             .map(|(i, s)| (s.order, TimelineRef::Segment(i)))

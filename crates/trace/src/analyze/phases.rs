@@ -5,10 +5,16 @@ use synack_core::wire::TcpFlags;
 use super::seqspace::seq_ge;
 use crate::model::{HttpMessage, Phase, PhaseName, SegmentRecord, Side};
 
-/// Every phase of one connection, ordered by start.
-pub(crate) fn find(segs: &[SegmentRecord], http: &[HttpMessage]) -> Vec<Phase> {
+/// Every phase of one connection, ordered by start; `tls_handshake` comes from the TLS
+/// analysis.
+pub(crate) fn find(
+    segs: &[SegmentRecord],
+    http: &[HttpMessage],
+    tls_handshake: Option<Phase>,
+) -> Vec<Phase> {
     let mut phases = Vec::new();
     phases.extend(three_way_handshake(segs));
+    phases.extend(tls_handshake);
     phases.extend(http.iter().map(|m| Phase {
         name: match m.from {
             Side::Client => PhaseName::HttpRequest,

@@ -26,6 +26,37 @@ pub(crate) fn final_states(conn: &ConnectionTrace) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// "TLS 1.3, TLS_AES_128_GCM_SHA256, x25519, ALPN http/1.1, decrypted": what a TLS
+/// connection negotiated and whether the key log opened it.
+pub(crate) fn tls_session(conn: &ConnectionTrace) -> Option<String> {
+    let tls = conn.tls.as_ref()?;
+    let mut parts: Vec<String> = [&tls.version, &tls.cipher_suite, &tls.key_exchange]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    if parts.is_empty() {
+        parts.push("TLS".to_owned());
+    }
+    if let Some(alpn) = &tls.alpn {
+        parts.push(format!("ALPN {alpn}"));
+    }
+    if tls.hello_retry {
+        parts.push("after a HelloRetryRequest".to_owned());
+    }
+    let decryption = match (tls.decrypted, tls.undecrypted_records) {
+        (true, 0) => "decrypted".to_owned(),
+        (true, n) => format!("decrypted but {} not", format::plural(n as u64, "record")),
+        (false, _) if !tls.keys_found && tls.encrypted_records > 0 => {
+            "not decrypted (no keys in the key log)".to_owned()
+        }
+        (false, _) if tls.encrypted_records > 0 => "not decrypted".to_owned(),
+        (false, _) => "nothing encrypted seen".to_owned(),
+    };
+    parts.push(decryption);
+    Some(parts.join(", "))
+}
+
 /// Counts of what was recorded but is not in any ladder.
 pub(crate) fn trace_notes(trace: &Trace, out: &mut Vec<Line>) {
     let notes = [

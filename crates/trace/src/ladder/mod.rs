@@ -202,7 +202,8 @@ fn connection(p: &Prepared, layout: &Layout, out: &mut Vec<Line>) {
             out.push(l);
         }
     }
-    if let Some(note) = closing::final_states(p.conn) {
+    let notes = [closing::final_states(p.conn), closing::tls_session(p.conn)];
+    for note in notes.into_iter().flatten() {
         let mut l = Line::default();
         l.space(layout.prefix() + 1);
         l.push(note, Style::Dim);

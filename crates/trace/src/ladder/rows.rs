@@ -56,10 +56,10 @@ pub(crate) fn build(
     }
     let foldable = |i: usize, s: &SegmentRecord| {
         let control = TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST;
-        let starts_message = s
-            .carries
-            .as_deref()
-            .is_some_and(|c| c.split(" + ").any(|p| !p.starts_with('[')));
+        let starts_message = s.carries.as_deref().is_some_and(|c| {
+            c.split(" + ")
+                .any(|p| !p.starts_with('[') && !bulk_record(p))
+        });
         !pinned[i] && s.flags.0 & control.0 == 0 && !s.retransmission && !starts_message
     };
 
@@ -92,6 +92,14 @@ pub(crate) fn build(
     }
     flush(&mut rows, &mut run, fold_after);
     rows
+}
+
+/// A TLS record that only goes on with data already under way (a response body, or
+/// records that could not be decrypted): a long transfer of them may fold like bare data.
+fn bulk_record(part: &str) -> bool {
+    [" [body ", " [head ", " [data ", " (encrypted)"]
+        .iter()
+        .any(|tail| part.starts_with(&format!("ApplicationData{tail}")))
 }
 
 /// Emits a pending run of foldable segments, folded if it is long.
@@ -205,8 +213,12 @@ pub(crate) fn wrap(groups: &[Group], room: usize) -> Vec<Line> {
             group.iter().for_each(|(t, s)| cur.push(t.clone(), *s));
             continue;
         }
-        if width <= room {
+        // A group that does not fit here starts a line of its own, even when it must then
+        // be broken (a long TLS ClientHello reads better from the start of a line).
+        if cur.width() > 0 {
             lines.push(std::mem::take(&mut cur));
+        }
+        if width <= room {
             group.iter().for_each(|(t, s)| cur.push(t.clone(), *s));
             continue;
         }
@@ -279,7 +291,7 @@ mod tests {
     fn wrap_breaks_long_groups_and_cuts_long_words() {
         let groups = [g("ACK"), g("GET /a/very/long/path/that/goes/on HTTP/1.1")];
         let lines = texts(&wrap(&groups, 20));
-        assert_eq!(lines, ["ACK  GET", "/a/very/long/path/t…", "HTTP/1.1"]);
+        assert_eq!(lines, ["ACK", "GET", "/a/very/long/path/t…", "HTTP/1.1"]);
         assert!(lines.iter().all(|l| l.chars().count() <= 20));
     }
 }

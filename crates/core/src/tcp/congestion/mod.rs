@@ -1,0 +1,146 @@
+//! Congestion control behind one trait: NewReno (RFC 5681, RFC 6582) and CUBIC (RFC 9438),
+//! both leaving their first slow start with HyStart++ (RFC 9406).
+//!
+//! A controller is told about ACKs, losses and timeouts and answers with a window. It reads no
+//! clock: the time, the RTT and the sequence numbers it needs arrive in an [`AckSample`].
+
+// Until `tcp/mod.rs` exports this module and the connection holds a `Box<dyn
+// CongestionControl>`, most of it is reachable only from tests.
+#![allow(dead_code, unused_imports)]
+
+pub mod cubic;
+pub mod hystart;
+pub mod reno;
+
+use core::time::Duration;
+
+use crate::tcp::SeqNum;
+use crate::time::Instant;
+
+pub use cubic::Cubic;
+pub use hystart::{Growth, HyStart, SlowStartPhase};
+pub use reno::{NewReno, Reno};
+
+/// One ACK that acknowledged new data outside of loss recovery, as a controller sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckSample {
+    /// When the ACK arrived.
+    pub now: Instant,
+    /// Bytes newly acknowledged (SEG.ACK - old SND.UNA).
+    pub bytes_acked: usize,
+    /// The sender's MSS.
+    pub mss: usize,
+    /// The cumulative acknowledgment: SND.UNA after this ACK.
+    pub ack: SeqNum,
+    /// The highest sequence number sent so far (SND.MAX). HyStart++ ends a round when an ACK
+    /// covers the value this had when the round began (RFC 9406 §4.2 calls it SND.NXT).
+    pub snd_max: SeqNum,
+    /// An RTT measured by this ACK, if it gave one (Karn's rule applies: never from a
+    /// retransmitted segment).
+    pub rtt: Option<Duration>,
+    /// The window was not the limit before this ACK: the sender had room for another full
+    /// segment but nothing (or nothing allowed) to send. The window does not grow then
+    /// (RFC 9438 §5.8, RFC 7661).
+    pub app_limited: bool,
+}
+
+/// What a congestion controller is told and what it answers.
+///
+/// The four event methods without a time (`on_ack`, `on_fast_retransmit`, `on_recovery_end`,
+/// `on_timeout`) are the original interface; [`CongestionControl::on_ack_sample`] is the
+/// time-aware replacement for `on_ack`, which CUBIC and HyStart++ need.
+pub trait CongestionControl: core::fmt::Debug + Send {
+    /// A short lowercase name ("newreno", "cubic") for logs and traces.
+    fn name(&self) -> &'static str;
+    /// Bytes that may be in flight.
+    fn cwnd(&self) -> usize;
+    /// The slow-start threshold; `usize::MAX` until the first congestion event.
+    fn ssthresh(&self) -> usize;
+    /// Whether the window grows by slow start (including HyStart++'s conservative phase).
+    fn in_slow_start(&self) -> bool {
+        self.cwnd() < self.ssthresh()
+    }
+    /// New data was acknowledged outside of recovery; no time, RTT or sequence numbers known.
+    ///
+    /// HyStart++ cannot run on this, and CUBIC's curve does not advance (its time stands still
+    /// at the last `on_ack_sample`); prefer [`CongestionControl::on_ack_sample`].
+    fn on_ack(&mut self, bytes_acked: usize, mss: usize);
+    /// New data was acknowledged outside of recovery, with everything the controller may use.
+    fn on_ack_sample(&mut self, ack: &AckSample) {
+        if !ack.app_limited {
+            self.on_ack(ack.bytes_acked, ack.mss);
+        }
+    }
+    /// A loss was inferred (duplicate ACKs, SACK or RACK) and recovery begins: the
+    /// congestion event. `flight` is the data outstanding (SND.MAX - SND.UNA).
+    fn on_fast_retransmit(&mut self, flight: usize, mss: usize);
+    /// Recovery ended (the ACK covered the recovery point).
+    fn on_recovery_end(&mut self);
+    /// The retransmission timer expired.
+    fn on_timeout(&mut self, flight: usize, mss: usize);
+    /// The last reduction (fast retransmit or timeout) was spurious (DSACK, Eifel, RACK):
+    /// restore the state from before it. Does nothing if there is nothing to undo.
+    fn on_spurious_undo(&mut self) {}
+}
+
+/// Which congestion controller new connections use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CongestionAlgorithm {
+    /// RFC 5681 / RFC 6582 NewReno, with HyStart++.
+    NewReno,
+    /// RFC 9438 CUBIC, with HyStart++ (the default, as in Linux, Windows and macOS).
+    #[default]
+    Cubic,
+}
+
+impl CongestionAlgorithm {
+    /// A fresh controller for a connection whose MSS is `mss`.
+    pub fn build(self, mss: usize) -> Box<dyn CongestionControl> {
+        match self {
+            CongestionAlgorithm::NewReno => Box::new(NewReno::new(mss)),
+            CongestionAlgorithm::Cubic => Box::new(Cubic::new(mss)),
+        }
+    }
+
+    /// The name its controllers report.
+    pub fn name(self) -> &'static str {
+        match self {
+            CongestionAlgorithm::NewReno => "newreno",
+            CongestionAlgorithm::Cubic => "cubic",
+        }
+    }
+}
+
+/// The RFC 6928 initial window: min(10*MSS, max(2*MSS, 14600)).
+pub fn initial_window(mss: usize) -> usize {
+    (10 * mss).min((2 * mss).max(14_600))
+}
+
+/// Slow start's increase for one ACK: min(N, L*SMSS) (RFC 3465, RFC 9406 §4.2).
+fn slow_start_increase(bytes_acked: usize, mss: usize, limit_segments: usize) -> usize {
+    bytes_acked.min(mss.saturating_mul(limit_segments))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_gives_the_named_controller() {
+        for algo in [CongestionAlgorithm::NewReno, CongestionAlgorithm::Cubic] {
+            let cc = algo.build(1460);
+            assert_eq!(cc.name(), algo.name());
+            assert_eq!(cc.cwnd(), 14_600);
+            assert_eq!(cc.ssthresh(), usize::MAX);
+            assert!(cc.in_slow_start());
+        }
+        assert_eq!(CongestionAlgorithm::default(), CongestionAlgorithm::Cubic);
+    }
+
+    #[test]
+    fn initial_window_follows_rfc_6928() {
+        assert_eq!(initial_window(1460), 14_600);
+        assert_eq!(initial_window(536), 5_360);
+        assert_eq!(initial_window(9000), 18_000);
+    }
+}
