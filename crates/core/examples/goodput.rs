@@ -1,16 +1,25 @@
 //! Goodput of one bulk transfer over a simulated link (virtual time: exact and repeatable).
 //!
-//! `cargo run --release -p synack-core --example goodput -- [MB] [Mbit/s] [RTT ms] [loss %] [sack 0|1]`
+//! `cargo run --release -p synack-core --example goodput -- [MB] [Mbit/s] [RTT ms] [loss %]
+//! [sack 0|1] [cubic|newreno]`
 
 use std::time::Duration;
 
 use synack_core::StackConfig;
 use synack_core::impair::LinkConditions;
 use synack_core::sim::{Network, bulk};
+use synack_core::tcp::CongestionAlgorithm;
 
 fn main() {
-    let args: Vec<f64> = std::env::args()
-        .skip(1)
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let algorithm = match raw.get(5).map(String::as_str) {
+        None | Some("cubic") => CongestionAlgorithm::Cubic,
+        Some("newreno") => CongestionAlgorithm::NewReno,
+        Some(other) => panic!("unknown congestion control {other:?}: cubic or newreno"),
+    };
+    let args: Vec<f64> = raw
+        .iter()
+        .take(5)
         .map(|a| a.parse().expect("numbers only"))
         .collect();
     let arg = |i: usize, default: f64| args.get(i).copied().unwrap_or(default);
@@ -37,6 +46,7 @@ fn main() {
             ..StackConfig::default()
         };
         c.tcp.sack = sack != 0.0;
+        c.tcp.congestion = algorithm;
         c
     };
     let mut net = Network::new(
@@ -57,7 +67,7 @@ fn main() {
     let wall = started.elapsed();
     let s = r.sender.unwrap();
     println!(
-        "{mb} MB over {mbit} Mbit/s, RTT {rtt_ms} ms, loss {loss}%, sack {}: {:.2} Mbit/s = {:.1}% of the link in {:.2} s virtual ({:.2} s wall); retransmitted {} segments, srtt {:?}",
+        "{mb} MB over {mbit} Mbit/s, RTT {rtt_ms} ms, loss {loss}%, sack {}, {algorithm:?}: {:.2} Mbit/s = {:.1}% of the link in {:.2} s virtual ({:.2} s wall); retransmitted {} segments, srtt {:?}",
         sack != 0.0,
         r.goodput_bps / 1e6,
         100.0 * r.goodput_bps / rate_bps as f64,

@@ -1,25 +1,12 @@
 //! Congestion control driven directly with synthetic ACK streams: CUBIC's curve (RFC 9438),
 //! HyStart++ (RFC 9406) and NewReno (RFC 5681, RFC 6582).
 
-// The congestion module is not exported from `synack_core::tcp` yet, so it is compiled into
-// this test crate as well, on the two paths it names (`crate::time`, `crate::tcp::SeqNum`).
-// Once it is, `use synack_core::tcp::congestion` replaces these three modules.
-#[path = "../src/tcp/congestion/mod.rs"]
-#[allow(unused)]
-mod congestion;
-mod time {
-    pub use synack_core::time::Instant;
-}
-mod tcp {
-    pub use synack_core::tcp::SeqNum;
-}
-
 use std::time::Duration;
 
-use congestion::hystart::{CSS_ROUNDS, SlowStartPhase};
-use congestion::{AckSample, CongestionControl, Cubic, NewReno};
 use synack_core::Instant;
 use synack_core::tcp::SeqNum;
+use synack_core::tcp::congestion::hystart::{CSS_ROUNDS, SlowStartPhase};
+use synack_core::tcp::congestion::{AckSample, CongestionControl, Cubic, NewReno};
 
 const MSS: usize = 1000;
 

@@ -17,6 +17,8 @@ fn sack_connection(ts: bool, rack: bool) -> (Script, SocketHandle) {
         c.tcp.timestamps = ts;
         c.tcp.rack = rack;
         c.tcp.min_rto = Duration::from_secs(1);
+        // The window arithmetic below is NewReno's halving.
+        c.tcp.congestion = synack_core::tcp::CongestionAlgorithm::NewReno;
     });
     let l = s.listen();
     let mut syn = seg(SYN).seq(0).mss(1460).sack_ok();

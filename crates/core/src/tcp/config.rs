@@ -2,6 +2,8 @@
 
 use core::time::Duration;
 
+use super::congestion::CongestionAlgorithm;
+
 /// TCP settings shared by every connection of a stack.
 #[derive(Debug, Clone)]
 pub struct TcpConfig {
@@ -39,6 +41,9 @@ pub struct TcpConfig {
     /// Detect losses with RACK-TLP (RFC 8985) when SACK is in use; off, RFC 6675's DupThresh
     /// rule alone starts recovery and no tail loss probes are sent.
     pub rack: bool,
+    /// The congestion controller: CUBIC (RFC 9438, the default) or NewReno (RFC 5681,
+    /// RFC 6582), both with HyStart++ (RFC 9406).
+    pub congestion: CongestionAlgorithm,
 }
 
 impl Default for TcpConfig {
@@ -59,6 +64,7 @@ impl Default for TcpConfig {
             sack: true,
             timestamps: true,
             rack: true,
+            congestion: CongestionAlgorithm::default(),
         }
     }
 }

@@ -5,7 +5,7 @@ use core::time::Duration;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use super::congestion::{CongestionControl, Reno};
+use super::congestion::CongestionControl;
 use super::rack::Rack;
 use super::recovery::Undo;
 use super::recv_buf::RecvBuffer;
@@ -104,7 +104,7 @@ pub struct Connection {
     /// A segment being timed for an RTT sample: (its end sequence, when sent). Karn's rule
     /// (MUST-18): cleared when anything is retransmitted.
     pub(super) rtt_sample: Option<(SeqNum, Instant)>,
-    pub(super) cc: Reno,
+    pub(super) cc: Box<dyn CongestionControl>,
     pub(super) dupacks: u32,
     /// NewReno recovery point (RFC 6582), while in fast recovery.
     pub(super) recover: Option<SeqNum>,
@@ -199,7 +199,7 @@ impl Connection {
             timers: Timers::default(),
             rtt: RttEstimator::new(c.initial_rto, c.min_rto, c.max_rto),
             rtt_sample: None,
-            cc: Reno::new(ep.link_mss),
+            cc: c.congestion.build(ep.link_mss),
             dupacks: 0,
             recover: None,
             rexmit: None,
@@ -289,7 +289,7 @@ impl Connection {
             self.ts_ok = true;
             self.ts_recent = tsval;
         }
-        self.cc = Reno::new(self.effective_mss());
+        self.cc = config.congestion.build(self.effective_mss());
     }
 
     /// Moves to `to`, reporting the change; the one place state changes.

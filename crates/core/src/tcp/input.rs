@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use super::congestion::{AckSample, CongestionControl};
+use super::congestion::AckSample;
 use super::connection::{Connection, Ctx};
 use super::timers::Timer;
 use super::{SeqNum, State};

@@ -5,7 +5,7 @@
 //! and forwards the application's calls (`connection.rs`, §3.10.1-3.10.6).
 
 mod config;
-mod congestion;
+pub mod congestion;
 mod connection;
 mod input;
 mod output;
@@ -21,6 +21,7 @@ mod state;
 mod timers;
 
 pub use config::TcpConfig;
+pub use congestion::{CongestionAlgorithm, CongestionControl};
 pub use connection::Connection;
 pub(crate) use connection::{Ctx, Endpoints};
 pub use seq::SeqNum;

@@ -1,6 +1,5 @@
 //! Segment departure: what to send next, and the timers that make us send.
 
-use super::congestion::CongestionControl;
 use super::connection::{Connection, Ctx, window_shift};
 use super::timers::Timer;
 use super::{SeqNum, State};

@@ -5,7 +5,6 @@
 //! Without SACK the connection keeps RFC 6582 NewReno (`input.rs`); the undo by timestamps
 //! works for both.
 
-use super::congestion::CongestionControl;
 use super::connection::{Connection, Ctx};
 use super::rack;
 use super::scoreboard::AckSummary;

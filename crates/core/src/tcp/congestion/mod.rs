@@ -4,10 +4,6 @@
 //! A controller is told about ACKs, losses and timeouts and answers with a window. It reads no
 //! clock: the time, the RTT and the sequence numbers it needs arrive in an [`AckSample`].
 
-// Until `tcp/mod.rs` exports this module and the connection holds a `Box<dyn
-// CongestionControl>`, most of it is reachable only from tests.
-#![allow(dead_code, unused_imports)]
-
 pub mod cubic;
 pub mod hystart;
 pub mod reno;
