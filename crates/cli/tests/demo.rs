@@ -272,3 +272,60 @@ fn bad_options_get_one_line_errors() {
     usage(&["demo", "--ipv6", "--mtu", "1279"], "1280..=65535");
     usage(&["demo", "--mtu", "65536"], "--mtu");
 }
+
+/// A bad link (loss, reordering, duplication, corruption and delay together) still
+/// verifies, and the numbers show the recovery: the sender retransmitted, and the report
+/// carries each side's transport numbers.
+#[test]
+fn a_bad_link_still_verifies_and_shows_recovery() {
+    let lines = demo_json(&[
+        "--body-bytes",
+        "400000",
+        "--delay-ms",
+        "2",
+        "--loss",
+        "4",
+        "--reorder",
+        "3",
+        "--duplicate",
+        "2",
+        "--corrupt",
+        "2",
+        "--seed",
+        "3",
+    ]);
+    assert_verified(&lines, 1);
+    let tcp = of_type(&lines, "tcp");
+    assert_eq!(tcp.len(), 2, "one tcp line per side");
+    let server = tcp.iter().find(|l| l["side"] == "server").expect("server");
+    assert!(
+        server["retransmitted_segments"].as_u64().unwrap() > 0,
+        "{server}"
+    );
+    assert!(
+        server["bytes_sent"].as_u64().unwrap() >= 400_000,
+        "{server}"
+    );
+    assert!(server["srtt"].as_f64().is_some(), "{server}");
+    let summary = of_type(&lines, "summary")[0];
+    assert!(
+        summary["retransmissions"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+}
+
+#[test]
+fn bad_link_options_get_one_line_errors() {
+    for (args, needle) in [
+        (&["demo", "--loss", "120"][..], "--loss"),
+        (&["demo", "--rate", "fast"][..], "rate"),
+        (&["demo", "--queue", "10"][..], "--rate"),
+        (&["demo", "--burst-loss"][..], "--loss"),
+        (&["demo", "--delay-ms=-3"][..], "--delay-ms"),
+        (&["demo", "--jitter-ms", "70000"][..], "--jitter-ms"),
+    ] {
+        let (code, line) = one_line_error(args);
+        assert_eq!(code, 2, "{args:?}: {line}");
+        assert!(line.contains(needle), "{args:?}: {line}");
+    }
+}

@@ -17,7 +17,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
-use synack::{Net, TcpListener};
+use synack::{Net, TcpListener, TcpStream};
+use synack_core::stack::{ConnectionInfo, SocketHandle};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::body::{PatternBody, hex, pattern_sha256};
@@ -46,6 +47,8 @@ pub struct ServerReport {
     bytes_up: AtomicU64,
     /// Every upload received, in order.
     received: Mutex<Sha256>,
+    /// The server's end of the connection as it closed.
+    info: Mutex<Option<ConnectionInfo>>,
 }
 
 impl ServerReport {
@@ -57,6 +60,14 @@ impl ServerReport {
     /// Upload bytes received, all requests together.
     pub fn bytes_up(&self) -> u64 {
         self.bytes_up.load(Ordering::Relaxed)
+    }
+
+    /// The server's transport numbers as the connection closed.
+    pub fn info(&self) -> Option<ConnectionInfo> {
+        self.info
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// SHA-256 (hex) of all uploads as received.
@@ -77,13 +88,44 @@ pub async fn serve(
     let (stream, _peer) = listener.accept().await?;
     // One connection only: later SYNs are refused.
     drop(listener);
-    match tls {
-        None => serve_on(stream, ex, report).await,
-        Some(tls) => serve_on(tls.acceptor.accept(stream).await?, ex, report).await,
+    let probe = Probe::of(&stream);
+    let info = match tls {
+        None => serve_on(stream, ex, report.clone(), probe).await?,
+        Some(tls) => {
+            serve_on(
+                tls.acceptor.accept(stream).await?,
+                ex,
+                report.clone(),
+                probe,
+            )
+            .await?
+        }
+    };
+    *report.info.lock().unwrap_or_else(PoisonError::into_inner) = info;
+    Ok(())
+}
+
+/// Reads a connection's transport numbers through its stack, whatever wraps the stream.
+struct Probe {
+    net: Net,
+    handle: SocketHandle,
+}
+
+impl Probe {
+    fn of(stream: &TcpStream) -> Probe {
+        Probe {
+            net: stream.net().clone(),
+            handle: stream.handle(),
+        }
     }
 }
 
-async fn serve_on<S: Stream>(stream: S, ex: Exchange, report: Arc<ServerReport>) -> io::Result<()> {
+async fn serve_on<S: Stream>(
+    stream: S,
+    ex: Exchange,
+    report: Arc<ServerReport>,
+    probe: Probe,
+) -> io::Result<Option<ConnectionInfo>> {
     let close = ex.close;
     let expected_upload = pattern_sha256(ex.upload_bytes, 1);
     let service = service_fn(move |req| {
@@ -95,20 +137,29 @@ async fn serve_on<S: Stream>(stream: S, ex: Exchange, report: Arc<ServerReport>)
         .without_shutdown()
         .await
         .map_err(io::Error::other)?;
-    finish(parts.io.into_inner(), close == Closer::Server).await
+    finish(parts.io.into_inner(), close == Closer::Server, &probe).await
 }
 
 /// Closes a stream HTTP is done with: the side that closes first shuts down its sending
 /// half (close_notify, then FIN) and reads until the peer's; the other side reads until the
 /// peer's close first, then answers with its own.
-async fn finish<S: Stream>(mut stream: S, first: bool) -> io::Result<()> {
+///
+/// Returns the connection's transport numbers as late as they can be read: after the close
+/// when the slot still exists (TIME-WAIT), else from just before it.
+async fn finish<S: Stream>(
+    mut stream: S,
+    first: bool,
+    probe: &Probe,
+) -> io::Result<Option<ConnectionInfo>> {
+    let before = probe.net.info(probe.handle);
     if first {
         stream.shutdown().await?;
-        read_to_close(&mut stream).await
+        read_to_close(&mut stream).await?;
     } else {
         read_to_close(&mut stream).await?;
-        stream.shutdown().await
+        stream.shutdown().await?;
     }
+    Ok(probe.net.info(probe.handle).or(before))
 }
 
 /// Reads until the peer closes; with TLS, a FIN without close_notify is an error.
@@ -165,6 +216,8 @@ pub struct ClientReport {
     pub all_ok: bool,
     /// What TLS settled on; `None` for plain HTTP.
     pub tls: Option<Negotiated>,
+    /// The client's transport numbers as the connection closed.
+    pub info: Option<ConnectionInfo>,
 }
 
 /// Connects (and completes the TLS handshake when `tls` is given), sends the requests one
@@ -177,8 +230,9 @@ pub async fn fetch(
     tls: Option<&Tls>,
 ) -> io::Result<ClientReport> {
     let stream = net.connect(server).await?;
+    let probe = Probe::of(&stream);
     let Some(tls) = tls else {
-        return fetch_on(stream, &server.to_string(), ex).await;
+        return fetch_on(stream, &server.to_string(), ex, probe).await;
     };
     let stream = tls
         .connector
@@ -196,12 +250,17 @@ pub async fn fetch(
         443 => name,
         port => format!("{name}:{port}"),
     };
-    let mut report = fetch_on(stream, &host, ex).await?;
+    let mut report = fetch_on(stream, &host, ex, probe).await?;
     report.tls = Some(negotiated);
     Ok(report)
 }
 
-async fn fetch_on<S: Stream>(stream: S, host: &str, ex: &Exchange) -> io::Result<ClientReport> {
+async fn fetch_on<S: Stream>(
+    stream: S,
+    host: &str,
+    ex: &Exchange,
+    probe: Probe,
+) -> io::Result<ClientReport> {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(io::Error::other)?;
@@ -234,12 +293,13 @@ async fn fetch_on<S: Stream>(stream: S, host: &str, ex: &Exchange) -> io::Result
         .await
         .map_err(io::Error::other)?
         .map_err(io::Error::other)?;
-    finish(parts.io.into_inner(), ex.close == Closer::Client).await?;
+    let info = finish(parts.io.into_inner(), ex.close == Closer::Client, &probe).await?;
     Ok(ClientReport {
         bytes_down,
         received_sha256: hex(&received.finalize()),
         all_ok,
         tls: None,
+        info,
     })
 }
 

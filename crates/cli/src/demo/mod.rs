@@ -2,12 +2,12 @@
 //! an in-memory link, with rustls between them for https; every packet is recorded and
 //! drawn as a ladder (or JSON lines), and can be saved as pcapng or HTML.
 
-mod body;
+pub(crate) mod body;
 mod files;
 mod http;
 mod record;
 mod render;
-mod tls;
+pub(crate) mod tls;
 
 use std::fmt;
 use std::io;
@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use synack::{Clock, Impaired, ImpairedStats, LinkConditions, MemoryLink, Net};
 use synack_core::StackConfig;
+use synack_core::stack::ConnectionInfo;
 use synack_trace::{Summary, Trace};
 
 use crate::cli::{DemoArgs, Scheme, USAGE_ERROR};
@@ -178,6 +179,9 @@ pub struct Outcome {
     pub negotiated: Option<Negotiated>,
     /// What the link did: egress is client→server, ingress server→client.
     pub link: ImpairedStats,
+    /// Each end's transport numbers as the connection closed.
+    pub client_info: Option<ConnectionInfo>,
+    pub server_info: Option<ConnectionInfo>,
 }
 
 /// Runs the exchange on a fresh single-threaded runtime, so the same seed gives the same
@@ -285,6 +289,8 @@ async fn exchange(setup: &Setup) -> Result<Outcome, DemoError> {
         key_log,
         negotiated: fetched.tls,
         link: link_stats,
+        client_info: fetched.info,
+        server_info: report.info(),
     })
 }
 

@@ -16,7 +16,15 @@ pub fn print(setup: &Setup, outcome: &Outcome) -> io::Result<()> {
     let mut out = io::stdout().lock();
     let (trace, summary) = (&outcome.trace, &outcome.summary);
     if setup.json {
-        output::write_json(trace, Some(summary), &mut out)?;
+        let sides = [
+            ("client", &outcome.client_info),
+            ("server", &outcome.server_info),
+        ];
+        let tcp: Vec<String> = sides
+            .iter()
+            .filter_map(|(side, info)| info.as_ref().map(|i| output::transport_json(side, i)))
+            .collect();
+        output::write_json_with(trace, Some(summary), &tcp, &mut out)?;
         return out.flush();
     }
     let color = output::use_color(false);
@@ -43,6 +51,17 @@ pub fn print(setup: &Setup, outcome: &Outcome) -> io::Result<()> {
     let effects = link::effects(&outcome.link.egress(), &outcome.link.ingress());
     if !effects.is_empty() {
         writeln!(out, "link: {effects}")?;
+    }
+    for (side, info) in [
+        ("client", &outcome.client_info),
+        ("server", &outcome.server_info),
+    ] {
+        if let Some(info) = info {
+            writeln!(out, "tcp: {}", output::transport_line(side, info))?;
+        }
+    }
+    if let Some(line) = goodput(setup, outcome) {
+        writeln!(out, "{line}")?;
     }
     if let Some(tls) = &setup.tls {
         // The trace's view of the handshake when it has one; rustls's otherwise.
@@ -160,4 +179,30 @@ fn legend(
     let mut out = lines.join("\n");
     out.push('\n');
     out
+}
+
+/// "goodput: 9.41 Mbit/s down over 0.85 s (94% of the 10 Mbit/s link)": response bytes over
+/// the time from the first request byte to the last response byte, for bodies big enough to
+/// mean something.
+fn goodput(setup: &Setup, outcome: &Outcome) -> Option<String> {
+    let bytes = outcome.summary.bytes_down.max(outcome.summary.bytes_up);
+    if bytes < 64 * 1024 {
+        return None;
+    }
+    let conn = outcome.trace.connections.first()?;
+    let t = synack_trace::timings::Timings::of(conn)?;
+    let secs = t.total_ns.saturating_sub(t.pretransfer_ns) as f64 / 1e9;
+    if secs <= 0.0 {
+        return None;
+    }
+    let bps = bytes as f64 * 8.0 / secs;
+    let share = match setup.link.rate_bps {
+        0 => String::new(),
+        rate => format!(" ({:.0}% of the link rate)", 100.0 * bps / rate as f64),
+    };
+    Some(format!(
+        "goodput: {:.2} Mbit/s over {:.3} s{share}",
+        bps / 1e6,
+        secs
+    ))
 }
