@@ -27,6 +27,12 @@ pub enum Command {
     /// Read a pcap or pcapng capture (tcpdump, Wireshark, `synack demo --pcap`) and draw each
     /// connection's segments, phases and timings.
     Trace(TraceArgs),
+    /// Serve HTTP(S) from our stack on a Linux TUN device, so the kernel's TCP (curl,
+    /// browsers, Python) talks to it; draw each connection as it ends.
+    Serve(Box<ServeArgs>),
+    /// Fetch a URL over our stack on a Linux TUN device (or the kernel's TCP with --kernel)
+    /// and draw the connection with its timings.
+    Get(Box<GetArgs>),
 }
 
 /// Options of `synack demo`.
@@ -106,6 +112,106 @@ pub struct TraceArgs {
     /// No ANSI colour, even on a terminal.
     #[arg(long)]
     pub no_color: bool,
+}
+
+/// The TUN device shared by `synack serve` and `synack get`: the kernel's side and ours.
+#[derive(Debug, Clone, Args)]
+pub struct TunArgs {
+    /// Name of the TUN device to create, e.g. syn0.
+    #[arg(long, value_name = "NAME")]
+    pub tun: Option<String>,
+    /// The kernel's address on the device with its prefix, e.g. 10.77.0.1/24 (once per
+    /// family).
+    #[arg(long, value_name = "ADDR/LEN")]
+    pub host_addr: Vec<String>,
+    /// Our stack's address, e.g. 10.77.0.2 (once per family).
+    #[arg(long, value_name = "ADDR")]
+    pub addr: Vec<std::net::IpAddr>,
+    /// Device MTU in bytes.
+    #[arg(long, value_name = "N", default_value_t = 1500)]
+    pub mtu: u16,
+    /// Seeds our stack's random choices (ISNs, ephemeral ports) and the link impairment.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Options of `synack serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub tun: TunArgs,
+    /// Port to listen on [default: 80, or 443 with --tls].
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Serve HTTPS (TLS 1.3 and 1.2, ALPN http/1.1) with a certificate made at start (or
+    /// --cert/--key).
+    #[arg(long)]
+    pub tls: bool,
+    /// Certificate chain (PEM) to serve with --tls.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) for --cert.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Also serve the files under this directory (GET /path).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Write each finished connection as JSON lines instead of a ladder.
+    #[arg(long)]
+    pub json: bool,
+    /// At exit, write what was recorded as a pcapng capture (with the TLS secrets).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// No ANSI colour, even on a terminal.
+    #[arg(long)]
+    pub no_color: bool,
+    #[command(flatten)]
+    pub link: LinkArgs,
+}
+
+/// Options of `synack get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// http:// or https:// URL; the host is an IP address or a name the system resolves.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    #[command(flatten)]
+    pub tun: TunArgs,
+    /// Use the kernel's TCP instead of our stack (timings only: no ladder).
+    #[arg(long)]
+    pub kernel: bool,
+    /// Save the response body to this file.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Request method: GET, or POST with --data-file.
+    #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET")]
+    pub request: String,
+    /// Request body for POST, read from this file.
+    #[arg(long, value_name = "FILE")]
+    pub data_file: Option<PathBuf>,
+    /// Trust the certificates in this PEM file (instead of the system's).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Do not verify the server's certificate.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Write the packets (and TLS secrets) as a pcapng capture.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Write the trace as one self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write JSON lines instead of the ladder.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "S", default_value_t = 30.0)]
+    pub timeout: f64,
+    /// No ANSI colour, even on a terminal.
+    #[arg(long)]
+    pub no_color: bool,
+    #[command(flatten)]
+    pub link: LinkArgs,
 }
 
 /// What runs on top of TCP.

@@ -2,8 +2,10 @@
 
 mod cli;
 mod demo;
+mod get;
 mod link;
 mod output;
+mod serve;
 mod trace;
 
 use std::process::ExitCode;
@@ -20,5 +22,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo(args) => demo::main(*args),
         Command::Trace(args) => trace::main(args),
+        Command::Serve(args) => serve::main(*args),
+        Command::Get(args) => get::main(*args),
     }
 }

@@ -107,7 +107,12 @@ pub(crate) fn render(conn: &ConnectionTrace, start_ns: u64, fold_after: Option<u
                 segment(&mut out, seg, *place, server_x, max_chars, start_ns)
             }
             Row::State { t_ns, side, text } => {
-                state(&mut out, *t_ns, *side, text, *place, server_x, start_ns)
+                // The pill sits on the side's own lifeline: the state name is enough.
+                let name = text
+                    .strip_prefix(side.as_str())
+                    .unwrap_or(text)
+                    .trim_start();
+                state(&mut out, *t_ns, *side, name, *place, server_x, start_ns)
             }
             Row::Fold {
                 segments,

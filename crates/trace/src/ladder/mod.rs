@@ -5,7 +5,7 @@
 mod brackets;
 mod closing;
 mod draw;
-mod rows;
+pub(crate) mod rows;
 mod style;
 
 use brackets::Brackets;
@@ -121,7 +121,10 @@ impl<'a> Prepared<'a> {
     fn natural_width(&self) -> usize {
         let rows = self.rows.iter().zip(&self.groups).map(|(r, g)| match r {
             Row::Segment { .. } => one_line_width(g) + ARROW_FRAME,
-            Row::State { text, .. } | Row::Fold { text } => text.chars().count() + 4,
+            Row::State { text, .. } => text.chars().count() + 4,
+            Row::Fold {
+                segments, bytes, ..
+            } => rows::fold_text(*segments, *bytes).chars().count() + 4,
         });
         let header = format!("client {}  server {}", self.conn.client, self.conn.server);
         rows.max()
@@ -181,7 +184,9 @@ fn connection(p: &Prepared, layout: &Layout, out: &mut Vec<Line>) {
                 arrow_lines(seg.from, seg.retransmission, &p.groups[r], arrow)
             }
             Row::State { side, text, .. } => vec![note(*side, text, arrow)],
-            Row::Fold { text } => vec![note_centered(text, arrow)],
+            Row::Fold {
+                segments, bytes, ..
+            } => vec![note_centered(&rows::fold_text(*segments, *bytes), arrow)],
         };
         let n = bodies.len();
         for (j, body) in bodies.into_iter().enumerate() {

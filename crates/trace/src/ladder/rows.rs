@@ -19,8 +19,12 @@ pub(crate) enum Row<'a> {
         side: Side,
         text: String,
     },
+    /// A run of plain data segments not drawn one by one.
     Fold {
-        text: String,
+        segments: usize,
+        bytes: u64,
+        first_ns: u64,
+        last_ns: u64,
     },
 }
 
@@ -33,6 +37,15 @@ impl Row<'_> {
             Row::Fold { .. } => None,
         }
     }
+}
+
+/// "⋮ 120 segments not shown (170.2 KiB of payload)".
+pub(crate) fn fold_text(segments: usize, bytes: u64) -> String {
+    format!(
+        "⋮ {} not shown ({} of payload)",
+        format::plural(segments as u64, "segment"),
+        format::bytes(bytes)
+    )
 }
 
 /// A group of words kept together on one line when it fits.
@@ -114,13 +127,12 @@ fn flush<'a>(
         Some(keep) if run.len() > 2 * keep + 1 => {
             rows.extend(run[..keep].iter().map(segment));
             let hidden = &run[keep..run.len() - keep];
-            let bytes: u64 = hidden.iter().map(|(_, s)| s.len as u64).sum();
-            let text = format!(
-                "⋮ {} not shown ({} of payload)",
-                format::plural(hidden.len() as u64, "segment"),
-                format::bytes(bytes)
-            );
-            rows.push(Row::Fold { text });
+            rows.push(Row::Fold {
+                segments: hidden.len(),
+                bytes: hidden.iter().map(|(_, s)| s.len as u64).sum(),
+                first_ns: hidden.first().map_or(0, |(_, s)| s.t_ns),
+                last_ns: hidden.last().map_or(0, |(_, s)| s.t_ns),
+            });
             rows.extend(run[run.len() - keep..].iter().map(segment));
         }
         _ => rows.extend(run.iter().map(segment)),
