@@ -118,6 +118,7 @@ impl World {
                 + c.dropped_unknown_protocol
                 + c.dropped_backlog_full
                 + c.dropped_unacceptable
+                + c.dropped_paws
         };
         assert!(
             drops(after) - drops(&before) <= 1,

@@ -1,7 +1,10 @@
 //! Goodput of one bulk transfer over a simulated link (virtual time: exact and repeatable).
 //!
 //! `cargo run --release -p synack-core --example goodput -- [MB] [Mbit/s] [RTT ms] [loss %]
-//! [sack 0|1] [cubic|newreno]`
+//! [sack 0|1] [cubic|newreno] [reorder %]`
+//!
+//! The reorder percentage (default 0) holds that share of packets back until up to three
+//! later ones overtake them, in both directions.
 
 use std::time::Duration;
 
@@ -17,6 +20,9 @@ fn main() {
         Some("newreno") => CongestionAlgorithm::NewReno,
         Some(other) => panic!("unknown congestion control {other:?}: cubic or newreno"),
     };
+    let reorder: f64 = raw
+        .get(6)
+        .map_or(0.0, |a| a.parse().expect("reorder: a percentage"));
     let args: Vec<f64> = raw
         .iter()
         .take(5)
@@ -37,6 +43,8 @@ fn main() {
         rate_bps,
         queue_limit: bdp_packets.max(10),
         loss: loss / 100.0,
+        reorder: reorder / 100.0,
+        reorder_depth: 3,
         ..LinkConditions::default()
     };
     let config = |ip: [u8; 4], seed| {
@@ -67,7 +75,7 @@ fn main() {
     let wall = started.elapsed();
     let s = r.sender.unwrap();
     println!(
-        "{mb} MB over {mbit} Mbit/s, RTT {rtt_ms} ms, loss {loss}%, sack {}, {algorithm:?}: {:.2} Mbit/s = {:.1}% of the link in {:.2} s virtual ({:.2} s wall); retransmitted {} segments, srtt {:?}",
+        "{mb} MB over {mbit} Mbit/s, RTT {rtt_ms} ms, loss {loss}%, reorder {reorder}%, sack {}, {algorithm:?}: {:.2} Mbit/s = {:.1}% of the link in {:.2} s virtual ({:.2} s wall); retransmitted {} segments, srtt {:?}",
         sack != 0.0,
         r.goodput_bps / 1e6,
         100.0 * r.goodput_bps / rate_bps as f64,
@@ -75,5 +83,25 @@ fn main() {
         wall.as_secs_f64(),
         s.retransmitted_segments,
         s.srtt,
+    );
+    println!(
+        "bytes_sent {}, retransmitted_bytes {} ({:.3}% of sent), spurious_retransmissions {}, fast_recoveries {}, rto_expirations {}, tlp_probes {}, undone_recoveries {}",
+        s.bytes_sent,
+        s.retransmitted_bytes,
+        100.0 * s.retransmitted_bytes as f64 / (s.bytes_sent.max(1)) as f64,
+        s.spurious_retransmissions,
+        s.fast_recoveries,
+        s.rto_expirations,
+        s.tlp_probes,
+        s.undone_recoveries,
+    );
+    let [to_server, to_client] = &r.links;
+    println!(
+        "links: to server {} lost, {} queue drops, {} reordered; to client {} lost, {} reordered",
+        to_server.lost,
+        to_server.queue_drops,
+        to_server.reordered,
+        to_client.lost,
+        to_client.reordered,
     );
 }

@@ -48,6 +48,7 @@ fn drops(c: &Counters) -> u64 {
         + c.dropped_unknown_protocol
         + c.dropped_backlog_full
         + c.dropped_unacceptable
+        + c.dropped_paws
 }
 
 fn ip(src: IpAddr, dst: IpAddr, protocol: IpProtocol, payload: &[u8]) -> Vec<u8> {

@@ -492,6 +492,7 @@ fn drops(c: &Counters) -> u64 {
         + c.dropped_unknown_protocol
         + c.dropped_backlog_full
         + c.dropped_unacceptable
+        + c.dropped_paws
 }
 
 /// One application: a socket, what it sends, what it has read.

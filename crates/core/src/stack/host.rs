@@ -13,7 +13,7 @@ use super::{
     ConnectionInfo, Counters, Event, ListenerHandle, Readiness, Ready, SocketError, SocketHandle,
     StackConfig,
 };
-use crate::tcp::{Connection, Ctx, Endpoints, State};
+use crate::tcp::{Connection, Ctx, Endpoints, Keepalive, State};
 use crate::time::Instant;
 use crate::wire::{IpProtocol, IpRepr, TcpFlags, TcpOptions, TcpRepr};
 
@@ -328,8 +328,9 @@ impl Stack {
         buf: &mut [u8],
     ) -> Result<usize, SocketError> {
         self.advance(now);
-        let entry = self.entry_mut(socket).ok_or(SocketError::InvalidHandle)?;
-        let result = entry.conn.recv(buf);
+        let result = self
+            .with_conn(socket, |conn, ctx| conn.recv(ctx, buf))
+            .ok_or(SocketError::InvalidHandle)?;
         if matches!(result, Ok(n) if n > 0) {
             self.touch(socket);
         }
@@ -368,6 +369,17 @@ impl Stack {
     pub fn set_nodelay(&mut self, socket: SocketHandle, nodelay: bool) {
         if let Some(entry) = self.entry_mut(socket) {
             entry.conn.set_nodelay(nodelay);
+        }
+        self.touch(socket);
+    }
+
+    /// Turns keep-alive on (`Some`) or off for one connection (RFC 9293 §3.8.4, MUST-24);
+    /// the idle time counts from the stack's latest time. New connections take
+    /// `TcpConfig::keepalive`.
+    pub fn set_keepalive(&mut self, socket: SocketHandle, keepalive: Option<Keepalive>) {
+        let now = self.now;
+        if let Some(entry) = self.entry_mut(socket) {
+            entry.conn.set_keepalive(now, keepalive);
         }
         self.touch(socket);
     }

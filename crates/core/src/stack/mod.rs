@@ -193,6 +193,9 @@ pub struct Counters {
     pub dropped_unknown_protocol: u64,
     pub dropped_backlog_full: u64,
     pub dropped_unacceptable: u64,
+    /// Segments dropped by PAWS: their timestamp was older than the connection's TS.Recent
+    /// (RFC 7323 §5), so they are old duplicates. Each was answered with an ACK.
+    pub dropped_paws: u64,
 }
 
 /// A connection's details, for `synack`'s reports.
@@ -229,4 +232,8 @@ pub struct ConnectionInfo {
     pub tlp_probes: u64,
     /// Congestion window in bytes, now.
     pub cwnd: usize,
+    /// Send buffer capacity in bytes, now (it grows with the congestion window).
+    pub send_buffer: usize,
+    /// Receive buffer capacity in bytes, now (it grows with the rate the application reads).
+    pub recv_buffer: usize,
 }

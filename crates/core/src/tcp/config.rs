@@ -9,11 +9,19 @@ use super::congestion::CongestionAlgorithm;
 pub struct TcpConfig {
     /// Maximum segment lifetime; TIME-WAIT lasts twice this (RFC 9293 MUST-13).
     pub msl: Duration,
-    /// Send buffer capacity in bytes, allocated on first use.
+    /// Initial send buffer capacity in bytes, allocated on first use.
     pub send_buffer: usize,
-    /// Receive buffer capacity in bytes, allocated on first use; bounds the advertised window
-    /// and the out-of-order data held.
+    /// The send buffer grows (as the congestion window does, to about twice it) up to this
+    /// many bytes; at or below `send_buffer`, it never grows.
+    pub send_buffer_max: usize,
+    /// Initial receive buffer capacity in bytes, allocated on first use; bounds the advertised
+    /// window and the out-of-order data held.
     pub recv_buffer: usize,
+    /// The receive buffer grows with the rate the application reads at (twice what it read
+    /// in a round trip, as Linux's dynamic right-sizing) up to this many bytes; the window
+    /// scale offered in the SYN is chosen for this size. At or below `recv_buffer`, it never
+    /// grows.
+    pub recv_buffer_max: usize,
     /// Disable Nagle's algorithm on new connections (RFC 9293 MUST-17).
     pub nodelay: bool,
     /// How long an ACK may be delayed (RFC 9293 MUST-40: under 0.5 s).
@@ -44,6 +52,46 @@ pub struct TcpConfig {
     /// The congestion controller: CUBIC (RFC 9438, the default) or NewReno (RFC 5681,
     /// RFC 6582), both with HyStart++ (RFC 9406).
     pub congestion: CongestionAlgorithm,
+    /// Keep-alive for new connections (RFC 9293 §3.8.4); off by default (MUST-25).
+    /// `Stack::set_keepalive` changes it per socket.
+    pub keepalive: Option<Keepalive>,
+}
+
+/// Keep-alive settings (RFC 9293 §3.8.4): after `idle` with nothing received and nothing in
+/// flight, send a probe every `interval`; after `probes` unanswered ones, the connection
+/// times out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Quiet time before the first probe (MUST-28: at least two hours by default).
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before giving up (MUST-29: more than one, since an ACK to a probe
+    /// may be lost).
+    pub probes: u32,
+}
+
+impl Default for Keepalive {
+    /// Linux's defaults: two hours, then nine probes 75 s apart.
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(2 * 3600),
+            interval: Duration::from_secs(75),
+            probes: 9,
+        }
+    }
+}
+
+impl TcpConfig {
+    /// The largest the receive buffer may become: what the window scale is chosen for.
+    pub(crate) fn recv_buffer_limit(&self) -> usize {
+        self.recv_buffer.max(self.recv_buffer_max)
+    }
+
+    /// The largest the send buffer may become.
+    pub(crate) fn send_buffer_limit(&self) -> usize {
+        self.send_buffer.max(self.send_buffer_max)
+    }
 }
 
 impl Default for TcpConfig {
@@ -51,7 +99,9 @@ impl Default for TcpConfig {
         TcpConfig {
             msl: Duration::from_secs(30),
             send_buffer: 256 * 1024,
+            send_buffer_max: 4 * 1024 * 1024,
             recv_buffer: 256 * 1024,
+            recv_buffer_max: 6 * 1024 * 1024,
             nodelay: false,
             delayed_ack: Duration::from_millis(40),
             initial_rto: Duration::from_secs(1),
@@ -65,6 +115,7 @@ impl Default for TcpConfig {
             timestamps: true,
             rack: true,
             congestion: CongestionAlgorithm::default(),
+            keepalive: None,
         }
     }
 }

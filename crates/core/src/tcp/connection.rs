@@ -14,7 +14,7 @@ use super::sack::SackReceiver;
 use super::scoreboard::Scoreboard;
 use super::send_buf::SendBuffer;
 use super::timers::{Timer, Timers};
-use super::{SeqNum, State, TcpConfig};
+use super::{Keepalive, SeqNum, State, TcpConfig};
 use crate::stack::IcmpError;
 use crate::stack::{ConnectionInfo, Counters, Event, Readiness, SocketError, SocketHandle};
 use crate::time::Instant;
@@ -93,11 +93,27 @@ pub struct Connection {
     pub(super) ws_ok: bool,
     pub(super) sack_ok: bool,
     pub(super) ts_ok: bool,
+    /// The peer's timestamp to echo (RFC 7323 §4.3, TS.Recent).
     pub(super) ts_recent: u32,
+    /// When TS.Recent was last set: after 24 days idle it no longer guards PAWS (§5.5).
+    pub(super) ts_recent_at: Instant,
+    /// RCV.NXT as carried by the last ACK we sent (Last.ACK.sent, RFC 7323 §4.3).
+    pub(super) last_ack_sent: SeqNum,
     pub(super) ts_offset: u32,
 
     pub(super) send_buf: SendBuffer,
     pub(super) recv_buf: RecvBuffer,
+    /// The application offered more than the send buffer took since the last ACK: the
+    /// buffer, not the application, limits the sender, so it may grow.
+    pub(super) send_buf_limited: bool,
+    /// Receive-buffer right-sizing (Linux's DRS): bytes the application read since
+    /// `drs_start`, and the most it read in one round trip so far.
+    pub(super) drs_copied: usize,
+    pub(super) drs_space: usize,
+    pub(super) drs_start: Option<Instant>,
+    /// The receiver's view of the round trip, from the echo in arriving data (RFC 7323
+    /// §4.1 run in reverse, as Linux's rcv_rtt).
+    pub(super) rcv_rtt: Option<Duration>,
 
     pub(super) timers: Timers,
     pub(super) rtt: RttEstimator,
@@ -125,6 +141,12 @@ pub struct Connection {
     pub(super) rst: Option<(SeqNum, Option<SeqNum>)>,
 
     pub(super) nodelay: bool,
+    /// Keep-alive settings, if on (RFC 9293 §3.8.4).
+    pub(super) keepalive: Option<Keepalive>,
+    /// Keep-alive probes sent since the peer was last heard from.
+    pub(super) keepalive_sent: u32,
+    /// Send a keep-alive probe.
+    pub(super) keepalive_due: bool,
     pub(super) error: Option<SocketError>,
     /// A soft ICMP error, reported if the connection later times out.
     pub(super) soft_error: Option<SocketError>,
@@ -193,9 +215,16 @@ impl Connection {
             sack_ok: false,
             ts_ok: false,
             ts_recent: 0,
+            ts_recent_at: ctx.now,
+            last_ack_sent: SeqNum(0),
             ts_offset: ep.ts_offset,
             send_buf: SendBuffer::new(c.send_buffer),
             recv_buf: RecvBuffer::new(c.recv_buffer),
+            send_buf_limited: false,
+            drs_copied: 0,
+            drs_space: 0,
+            drs_start: None,
+            rcv_rtt: None,
             timers: Timers::default(),
             rtt: RttEstimator::new(c.initial_rto, c.min_rto, c.max_rto),
             rtt_sample: None,
@@ -210,6 +239,9 @@ impl Connection {
             unacked_segs: 0,
             rst: None,
             nodelay: c.nodelay,
+            keepalive: c.keepalive,
+            keepalive_sent: 0,
+            keepalive_due: false,
             error: None,
             soft_error: None,
             released: false,
@@ -252,7 +284,7 @@ impl Connection {
     ) -> Connection {
         let mut conn = Connection::blank(ctx, ep, State::Listen);
         conn.passive = true;
-        conn.take_syn(ctx.config, seg_seq, options);
+        conn.take_syn(ctx, seg_seq, options);
         // The window in a SYN is never scaled (RFC 7323 §2.2).
         conn.snd_wnd = usize::from(seg_window);
         conn.max_snd_wnd = conn.snd_wnd;
@@ -262,9 +294,11 @@ impl Connection {
     }
 
     /// Records the peer's SYN: its sequence number and the options both sides then use.
-    pub(super) fn take_syn(&mut self, config: &TcpConfig, seq: SeqNum, options: &TcpOptions) {
+    pub(super) fn take_syn(&mut self, ctx: &Ctx<'_>, seq: SeqNum, options: &TcpOptions) {
+        let config = ctx.config;
         self.irs = seq;
         self.rcv_nxt = seq + 1;
+        self.last_ack_sent = self.rcv_nxt;
         // What our SYN or SYN-ACK offers: never scaled (RFC 7323 §2.2).
         self.rcv_adv = self.rcv_nxt + self.recv_buf.window().min(0xffff);
         if let Some(mss) = options.mss {
@@ -276,7 +310,9 @@ impl Connection {
             Some(shift) if config.window_scale => {
                 self.ws_ok = true;
                 self.snd_shift = shift.min(14);
-                self.rcv_shift = window_shift(config.recv_buffer);
+                // Chosen for the largest the buffer may grow to (RFC 7323 §2.2: it is fixed
+                // now for the life of the connection).
+                self.rcv_shift = window_shift(config.recv_buffer_limit());
             }
             _ => {
                 self.ws_ok = false;
@@ -288,6 +324,7 @@ impl Connection {
         if let (true, Some((tsval, _))) = (config.timestamps, options.timestamps) {
             self.ts_ok = true;
             self.ts_recent = tsval;
+            self.ts_recent_at = ctx.now;
         }
         self.cc = config.congestion.build(self.effective_mss());
     }
@@ -301,6 +338,7 @@ impl Connection {
         self.state = to;
         if to == State::Established {
             self.ever_established = true;
+            self.keepalive_heard(ctx.now);
         }
         if to == State::Closed {
             self.timers.stop_all();
@@ -386,6 +424,8 @@ impl Connection {
             fast_recoveries: self.fast_recoveries,
             tlp_probes: self.tlp_probes,
             cwnd: self.cc.cwnd(),
+            send_buffer: self.send_buf.capacity(),
+            recv_buffer: self.recv_buf.capacity(),
         }
     }
 
@@ -406,14 +446,18 @@ impl Connection {
         if data.is_empty() {
             return Ok(0);
         }
-        match self.send_buf.push(data) {
+        let n = self.send_buf.push(data);
+        if n < data.len() {
+            self.send_buf_limited = true;
+        }
+        match n {
             0 => Err(SocketError::WouldBlock),
             n => Ok(n),
         }
     }
 
     /// RECEIVE (§3.10.3). `Ok(0)`: end of stream.
-    pub(crate) fn recv(&mut self, buf: &mut [u8]) -> Result<usize, SocketError> {
+    pub(crate) fn recv(&mut self, ctx: &Ctx<'_>, buf: &mut [u8]) -> Result<usize, SocketError> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -422,6 +466,7 @@ impl Connection {
         }
         let n = self.recv_buf.read(buf);
         if n > 0 {
+            self.right_size_recv(ctx, n);
             self.maybe_window_update();
             return Ok(n);
         }
@@ -434,10 +479,81 @@ impl Connection {
         }
     }
 
+    /// Receive-buffer auto-tuning (as Linux's dynamic right-sizing): once per round trip,
+    /// if the application read more than in any round before, the buffer grows to at least
+    /// twice that, so a sender whose flight fills the window finds it doubled a round later.
+    fn right_size_recv(&mut self, ctx: &Ctx<'_>, read: usize) {
+        let max = ctx.config.recv_buffer_limit();
+        let capacity = self.recv_buf.capacity();
+        if capacity >= max {
+            return;
+        }
+        self.drs_copied += read;
+        let start = *self.drs_start.get_or_insert(ctx.now);
+        let rtt = self.rcv_rtt.or(self.rtt.srtt()).unwrap_or(DRS_DEFAULT_RTT);
+        if ctx.now - start < rtt {
+            return;
+        }
+        if self.drs_copied > self.drs_space {
+            self.drs_space = self.drs_copied;
+            if 2 * self.drs_copied > capacity {
+                // At least doubled, so the ring is copied only a few times on the way up.
+                let target = (2 * self.drs_copied).max(2 * capacity).min(max);
+                self.recv_buf.grow(target);
+            }
+        }
+        self.drs_copied = 0;
+        self.drs_start = Some(ctx.now);
+    }
+
+    /// The send buffer follows the congestion window: when the application is held back by
+    /// the buffer and twice the window would not fit, the buffer at least doubles (up to
+    /// `send_buffer_max`), so a window's worth can wait behind the one in flight.
+    pub(super) fn right_size_send(&mut self, ctx: &Ctx<'_>) {
+        if !self.send_buf_limited {
+            return;
+        }
+        self.send_buf_limited = false;
+        let max = ctx.config.send_buffer_limit();
+        let capacity = self.send_buf.capacity();
+        let want = 2 * self.cc.cwnd();
+        if capacity < max && want > capacity {
+            self.send_buf.grow(want.max(2 * capacity).min(max));
+        }
+    }
+
+    /// A data segment echoed our timestamp: how long since we sent it, as the receiver
+    /// sees the round trip (for `right_size_recv`).
+    pub(super) fn on_rcv_echo(&mut self, now: Instant, tsecr: u32) {
+        if let Some(sample) = self.ts_rtt(now, tsecr) {
+            self.rcv_rtt = Some(match self.rcv_rtt {
+                None => sample,
+                Some(r) => r - r / 8 + sample / 8,
+            });
+        }
+    }
+
+    /// Whether the advertised window is held where it is because a hole is open: only while
+    /// the held out-of-order data all lies inside it, so the sender can always fill the
+    /// holes (a window closed on them would deadlock).
+    pub(super) fn window_frozen(&self) -> bool {
+        let current = if self.rcv_adv > self.rcv_nxt {
+            self.rcv_adv - self.rcv_nxt
+        } else {
+            0
+        };
+        self.recv_buf
+            .ranges()
+            .last()
+            .is_some_and(|&(_, end)| current > 0 && end <= current)
+    }
+
     /// After the application read, tell the peer if the window grew a lot (Linux's rule: it
     /// would at least double, by at least one segment); small openings wait (MUST-39).
     fn maybe_window_update(&mut self) {
-        if !self.state.is_synchronized() || self.fin_received {
+        // With a hole open the window stays put (`advertise_window`): an update now would
+        // be a false duplicate ACK.
+        if !self.state.is_synchronized() || self.fin_received || self.window_frozen() {
             return;
         }
         let advertised = if self.rcv_adv > self.rcv_nxt {
@@ -567,6 +683,58 @@ impl Connection {
         self.nodelay = nodelay;
     }
 
+    /// Turns keep-alive on or off for this connection (MUST-24); the idle time counts from
+    /// now.
+    pub(crate) fn set_keepalive(&mut self, now: Instant, keepalive: Option<Keepalive>) {
+        self.keepalive = keepalive;
+        self.keepalive_heard(now);
+    }
+
+    /// The peer was heard from (or keep-alive was just set up): the idle time starts again
+    /// and unanswered probes are forgiven (MUST-26, MUST-29).
+    pub(super) fn keepalive_heard(&mut self, now: Instant) {
+        self.keepalive_sent = 0;
+        self.keepalive_due = false;
+        match self.keepalive {
+            Some(k) if self.keepalive_state() => self.timers.set(Timer::Keepalive, now + k.idle),
+            _ => self.timers.stop(Timer::Keepalive),
+        }
+    }
+
+    /// States in which a connection may be kept alive: the peer is expected to be there.
+    fn keepalive_state(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait2
+        )
+    }
+
+    /// The keep-alive timer ran out (RFC 9293 §3.8.4). Probes go only when the connection is
+    /// idle with nothing in flight (MUST-26): otherwise the retransmission or persist timers
+    /// are already asking for an answer, and the idle time starts over. After `probes`
+    /// unanswered probes the connection times out, reported as the other timeouts are.
+    pub(super) fn on_keepalive_timer(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(k) = self.keepalive else {
+            return;
+        };
+        if !self.keepalive_state() {
+            return;
+        }
+        let busy = self.snd_max > self.snd_una || self.data_end() > self.snd_max;
+        if busy {
+            self.keepalive_heard(ctx.now);
+            return;
+        }
+        if self.keepalive_sent >= k.probes {
+            let error = self.soft_error.unwrap_or(SocketError::TimedOut);
+            self.fail(ctx, error);
+            return;
+        }
+        self.keepalive_sent += 1;
+        self.keepalive_due = true;
+        self.timers.set(Timer::Keepalive, ctx.now + k.interval);
+    }
+
     /// The earliest timer deadline.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
@@ -575,6 +743,22 @@ impl Connection {
     /// Our timestamp clock: milliseconds, offset per connection.
     pub(super) fn ts_now(&self, now: Instant) -> u32 {
         ((now.as_nanos() / 1_000_000) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// RFC 7323 §5.5: TS.Recent idle for more than 24 days may have wrapped against the
+    /// peer's clock, so it no longer rejects anything.
+    pub(super) fn ts_recent_valid(&self, now: Instant) -> bool {
+        now - self.ts_recent_at <= PAWS_IDLE
+    }
+
+    /// The RTT an echoed timestamp shows (RFC 7323 §4.1): now less TSecr on our clock.
+    /// An echo of zero or from the future says nothing.
+    pub(super) fn ts_rtt(&self, now: Instant, tsecr: u32) -> Option<Duration> {
+        let elapsed = self.ts_now(now).wrapping_sub(tsecr);
+        if tsecr == 0 || elapsed >= 1 << 31 {
+            return None;
+        }
+        Some(Duration::from_millis(u64::from(elapsed)))
     }
 
     /// Arms the retransmission timer unless it runs already (RFC 6298 §5.1).
@@ -603,6 +787,17 @@ impl Connection {
     pub(super) fn rto_duration(&self) -> Duration {
         self.rtt.rto()
     }
+}
+
+/// The round trip assumed for receive-buffer tuning before anything was measured.
+const DRS_DEFAULT_RTT: Duration = Duration::from_millis(100);
+
+/// RFC 7323 §5.5: how long TS.Recent stays valid without being refreshed.
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// TSval `a` is older than `b` on the 32-bit timestamp circle (RFC 7323 §5.3).
+pub(super) fn ts_before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
 }
 
 /// The MSS to assume when the peer sends none (MUST-15): 536 for IPv4, 1220 for IPv6.

@@ -4,7 +4,7 @@
 use core::time::Duration;
 
 use super::congestion::AckSample;
-use super::connection::{Connection, Ctx};
+use super::connection::{Connection, Ctx, ts_before};
 use super::timers::Timer;
 use super::{SeqNum, State};
 use crate::stack::SocketError;
@@ -16,7 +16,13 @@ impl Connection {
         match self.state {
             State::Closed | State::Listen => {}
             State::SynSent => self.on_segment_syn_sent(ctx, seg, payload),
-            _ => self.on_segment_synchronized(ctx, seg, payload),
+            _ => {
+                // Anything from the peer shows it is there (RFC 9293 §3.8.4).
+                if self.keepalive.is_some() {
+                    self.keepalive_heard(ctx.now);
+                }
+                self.on_segment_synchronized(ctx, seg, payload);
+            }
         }
     }
 
@@ -48,7 +54,7 @@ impl Connection {
             return;
         }
         let seq = SeqNum(seg.seq);
-        self.take_syn(ctx.config, seq, &seg.options);
+        self.take_syn(ctx, seq, &seg.options);
         if ack_ok {
             self.snd_una = seg_ack;
             // The window in a SYN-ACK is never scaled (RFC 7323 §2.2).
@@ -63,7 +69,7 @@ impl Connection {
             self.ack_now = true;
             // Data riding on the SYN-ACK goes through the usual text processing.
             if !payload.is_empty() || seg.flags.contains(TcpFlags::FIN) {
-                self.process_text(ctx, seq + 1, seg.flags, payload);
+                self.process_text(ctx, seq + 1, seg.flags, payload, None);
             }
         } else {
             // Simultaneous open (MUST-10): answer with SYN-ACK from our ISS.
@@ -94,6 +100,11 @@ impl Connection {
         let seg_len = payload.len()
             + usize::from(flags.contains(TcpFlags::SYN))
             + usize::from(flags.contains(TcpFlags::FIN));
+        if self.paws_rejects(ctx, seg, seq, seg_len) {
+            ctx.counters.dropped_paws += 1;
+            self.ack_now = true;
+            return;
+        }
 
         // First, the acceptability test (§3.10.7.4, the four cases).
         let rcv_wnd = if self.rcv_adv > self.rcv_nxt {
@@ -177,6 +188,19 @@ impl Connection {
             return;
         }
 
+        // RFC 7323 §4.3 (R3): TS.Recent follows the segments that reach the left edge of what
+        // we last acknowledged, so the echo covers the whole exchange, a delayed ACK included,
+        // and a segment past a hole does not shorten the sender's RTT sample.
+        if let Some((tsval, _)) = seg.options.timestamps {
+            if self.ts_ok
+                && seq <= self.last_ack_sent
+                && (!ts_before(tsval, self.ts_recent) || !self.ts_recent_valid(ctx.now))
+            {
+                self.ts_recent = tsval;
+                self.ts_recent_at = ctx.now;
+            }
+        }
+
         // Fifth, ACK.
         if !flags.contains(TcpFlags::ACK) {
             return;
@@ -204,13 +228,6 @@ impl Connection {
             return;
         }
 
-        // Timestamps (RFC 7323 §4.3): remember the peer's clock from segments at our left edge.
-        if let Some((tsval, _)) = seg.options.timestamps {
-            if self.ts_ok && seq <= self.rcv_nxt {
-                self.ts_recent = tsval;
-            }
-        }
-
         // Sixth (URG) is not acted on: urgent data arrives inline. Seventh and eighth: text and FIN.
         if zero_window_edge {
             if !payload.is_empty() {
@@ -218,7 +235,8 @@ impl Connection {
             }
             return;
         }
-        self.process_text(ctx, seq, flags, payload);
+        let tsecr = seg.options.timestamps.map(|t| t.1);
+        self.process_text(ctx, seq, flags, payload, tsecr);
     }
 
     /// The fifth step for synchronized states. Returns false when the segment is to be dropped.
@@ -249,7 +267,7 @@ impl Connection {
         }
         if ack > self.snd_una {
             self.eifel_check(seg, ack);
-            self.on_new_ack(ctx, ack);
+            self.on_new_ack(ctx, ack, seg.options.timestamps.map(|t| t.1));
         } else if ack == self.snd_una
             && payload_len == 0
             && !seg.flags.contains(TcpFlags::FIN)
@@ -290,8 +308,9 @@ impl Connection {
     }
 
     /// SND.UNA < SEG.ACK =< SND.NXT: new data acknowledged.
-    fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) {
+    fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum, tsecr: Option<u32>) {
         let acked = ack - self.snd_una;
+        let flight = self.snd_max - self.snd_una;
         // Before this ACK: room for another full segment, and nothing waiting to use it.
         let app_limited = self.snd_max - self.snd_una + self.effective_mss() <= self.cc.cwnd()
             && self.data_end() <= self.snd_max
@@ -308,7 +327,10 @@ impl Connection {
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
         }
-        let rtt = self.rtt_acked(ctx, ack);
+        let rtt = match tsecr.filter(|_| self.ts_ok) {
+            Some(tsecr) => self.ts_rtt_sample(ctx, ack, tsecr, flight),
+            None => self.rtt_acked(ctx, ack),
+        };
         self.rtt.reset_backoff();
         self.rexmit_since = None;
         self.dupacks = 0;
@@ -344,6 +366,7 @@ impl Connection {
                 app_limited,
             }),
         }
+        self.right_size_send(ctx);
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
         if self.snd_una == self.snd_max {
             self.timers.stop(Timer::Retransmit);
@@ -368,6 +391,54 @@ impl Connection {
             self.rexmit = Some(self.snd_una);
             self.rtt_sample = None;
         }
+    }
+
+    /// RFC 7323 §4.1: with timestamps, every ACK of new data is an RTT sample, the echo
+    /// telling which transmission it answers (so Karn's rule is not needed). The estimator
+    /// weighs each by the samples a round brings (RFC 7323 Appendix G), so that SRTT and
+    /// RTTVAR forget at RFC 6298's pace per round trip rather than per ACK.
+    fn ts_rtt_sample(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        ack: SeqNum,
+        tsecr: u32,
+        flight: usize,
+    ) -> Option<Duration> {
+        let Some(rtt) = self.ts_rtt(ctx.now, tsecr) else {
+            return self.rtt_acked(ctx, ack);
+        };
+        // ExpectedSamples = ceil(FlightSize / (2 * SMSS)): one ACK per two segments.
+        let per_round = flight.div_ceil(2 * self.effective_mss()).max(1);
+        self.rtt
+            .on_sample_weighted(rtt, u32::try_from(per_round).unwrap_or(u32::MAX));
+        if self.rtt_sample.is_some_and(|(end, _)| ack >= end) {
+            self.rtt_sample = None;
+        }
+        Some(rtt)
+    }
+
+    /// PAWS (RFC 7323 §5.3 R1): a segment whose TSval is older than TS.Recent is an old
+    /// duplicate, to be ACKed and dropped; never a RST, and not while TS.Recent is stale.
+    /// As in Linux, a duplicate ACK overtaken by a newer segment is let through: it only
+    /// repeats what we know, and a sender without SACK needs to count it.
+    fn paws_rejects(&self, ctx: &Ctx<'_>, seg: &TcpRepr, seq: SeqNum, seg_len: usize) -> bool {
+        let Some((tsval, _)) = seg.options.timestamps else {
+            return false;
+        };
+        if !self.ts_ok
+            || seg.flags.contains(TcpFlags::RST)
+            || !ts_before(tsval, self.ts_recent)
+            || !self.ts_recent_valid(ctx.now)
+        {
+            return false;
+        }
+        let disordered_dupack = seg_len == 0
+            && seg.flags.contains(TcpFlags::ACK)
+            && seq == self.rcv_nxt
+            && SeqNum(seg.ack) == self.snd_una
+            && (usize::from(seg.window) << self.snd_shift) == self.snd_wnd
+            && u128::from(self.ts_recent.wrapping_sub(tsval)) <= self.rtt.rto().as_millis();
+        !disordered_dupack
     }
 
     /// Takes an RTT sample if the timed segment is now acknowledged; returns it.
@@ -404,7 +475,14 @@ impl Connection {
     }
 
     /// Seventh and eighth steps: segment text, then FIN.
-    fn process_text(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, flags: TcpFlags, payload: &[u8]) {
+    fn process_text(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seq: SeqNum,
+        flags: TcpFlags,
+        payload: &[u8],
+        tsecr: Option<u32>,
+    ) {
         let receiving = matches!(
             self.state,
             State::Established | State::FinWait1 | State::FinWait2
@@ -416,7 +494,7 @@ impl Connection {
                 self.fail(ctx, SocketError::NotConnected);
                 return;
             }
-            self.receive_data(ctx, seq, payload);
+            self.receive_data(ctx, seq, payload, tsecr);
         } else if !payload.is_empty() {
             // Text in CLOSE-WAIT and later is already past the peer's FIN: ignore, but ACK.
             self.ack_now = true;
@@ -434,7 +512,10 @@ impl Connection {
         }
     }
 
-    fn receive_data(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, payload: &[u8]) {
+    fn receive_data(&mut self, ctx: &mut Ctx<'_>, seq: SeqNum, payload: &[u8], tsecr: Option<u32>) {
+        if let Some(tsecr) = tsecr.filter(|_| self.ts_ok) {
+            self.on_rcv_echo(ctx.now, tsecr);
+        }
         // Trim what lies before RCV.NXT (already received).
         let (seq, payload) = if seq < self.rcv_nxt {
             let skip = self.rcv_nxt - seq;

@@ -20,7 +20,7 @@ mod seq;
 mod state;
 mod timers;
 
-pub use config::TcpConfig;
+pub use config::{Keepalive, TcpConfig};
 pub use congestion::{CongestionAlgorithm, CongestionControl};
 pub use connection::Connection;
 pub(crate) use connection::{Ctx, Endpoints};

@@ -36,6 +36,23 @@ impl Connection {
                 if let Some(n) = self.send_data(ctx, buf, false) {
                     return Some(n);
                 }
+                if self.keepalive_due {
+                    // Keep-alive probe (RFC 9293 §3.8.4): SEG.SEQ = SND.NXT-1 and no data.
+                    // The peer finds it outside its window and must answer with an ACK;
+                    // every current stack does, so the one garbage byte that very old
+                    // receivers needed is not sent (nothing then enters the send buffer).
+                    self.keepalive_due = false;
+                    return Some(
+                        self.emit(
+                            ctx,
+                            buf,
+                            SeqNum(self.snd_max.0.wrapping_sub(1)),
+                            TcpFlags::ACK,
+                            0,
+                        )
+                        .0,
+                    );
+                }
                 if self.probe {
                     // Zero-window probe: an old sequence number, so the peer must answer with
                     // its current window (as Linux does); nothing is added to the flight.
@@ -71,7 +88,7 @@ impl Connection {
             ..TcpOptions::default()
         };
         if if passive { self.ws_ok } else { c.window_scale } {
-            options.window_scale = Some(window_shift(c.recv_buffer));
+            options.window_scale = Some(window_shift(c.recv_buffer_limit()));
         }
         options.sack_permitted = if passive { self.sack_ok } else { c.sack };
         if if passive { self.ts_ok } else { c.timestamps } {
@@ -415,7 +432,11 @@ impl Connection {
 
     /// The window to put in a segment, with receiver silly-window avoidance (MUST-39): the
     /// right edge moves only by at least min(half the buffer, one MSS), and never left
-    /// (SHLD-14).
+    /// (SHLD-14, RFC 7323 §2.4). Out-of-order data takes no room from the window.
+    ///
+    /// While a hole is open the right edge stays where it is: the ACKs reporting the hole
+    /// are then exact duplicates, which a sender without SACK counts only if the window is
+    /// unchanged (RFC 5681 §2). The ACK that fills the hole opens the window.
     fn advertise_window(&mut self) -> u16 {
         let room = self.recv_buf.window();
         let current = if self.rcv_adv > self.rcv_nxt {
@@ -424,7 +445,9 @@ impl Connection {
             0
         };
         let threshold = (self.recv_buf.capacity() / 2).min(self.rcv_mss);
-        let window = if room > current && room - current >= threshold {
+        let window = if self.window_frozen() {
+            current
+        } else if room > current && room - current >= threshold {
             room
         } else {
             current
@@ -439,6 +462,7 @@ impl Connection {
 
     /// An ACK went out: nothing is owed any more.
     fn after_ack_sent(&mut self) {
+        self.last_ack_sent = self.rcv_nxt;
         self.ack_now = false;
         self.unacked_segs = 0;
         self.timers.stop(Timer::DelayedAck);
@@ -468,6 +492,7 @@ impl Connection {
                 Timer::DelayedAck => self.ack_now = true,
                 Timer::TimeWait | Timer::FinWait2 => self.set_state(ctx, State::Closed),
                 Timer::Reorder => self.detect_losses(ctx),
+                Timer::Keepalive => self.on_keepalive_timer(ctx),
                 Timer::Tlp => {
                     // Still nothing heard and nothing else recovering: probe.
                     if self.tlp.is_none() && !self.in_recovery() && !self.board.any_sacked() {

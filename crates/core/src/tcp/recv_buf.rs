@@ -6,8 +6,11 @@
 //! The window we advertise never exceeds the room in the ring, so out-of-order data is
 //! bounded by the buffer's capacity, and the number of separate ranges by `MAX_RANGES`.
 
-/// Out-of-order ranges tracked before further islands are refused.
-pub const MAX_RANGES: usize = 32;
+/// Out-of-order ranges tracked before further islands are refused. A window of megabytes
+/// behind a tail-drop queue can lose every other segment for a while: each such hole is a
+/// range, and an island refused here is one more loss for the sender. Each insert is linear
+/// in this, so it stays in the hundreds.
+pub const MAX_RANGES: usize = 512;
 
 #[derive(Debug)]
 pub struct RecvBuffer {
@@ -117,6 +120,24 @@ impl RecvBuffer {
         self.ranges.insert(i, (start, end));
     }
 
+    /// Raises the capacity to `capacity` (never lowers it), keeping every byte held, in order
+    /// and out of order, at its offset. Storage not yet allocated stays unallocated.
+    pub fn grow(&mut self, capacity: usize) {
+        if capacity <= self.capacity {
+            return;
+        }
+        if !self.storage.is_empty() {
+            // Unroll the ring from its head into the larger one: offsets stay the same.
+            let mut storage = vec![0; capacity].into_boxed_slice();
+            let first = self.capacity - self.head;
+            storage[..first].copy_from_slice(&self.storage[self.head..]);
+            storage[first..self.capacity].copy_from_slice(&self.storage[..self.head]);
+            self.storage = storage;
+            self.head = 0;
+        }
+        self.capacity = capacity;
+    }
+
     /// Copies in-order bytes into `dst`; returns how many.
     pub fn read(&mut self, dst: &mut [u8]) -> usize {
         let n = dst.len().min(self.readable);
@@ -169,6 +190,33 @@ mod tests {
         assert_eq!(b.write_at(10_000, b"y"), None);
         // Extending an existing island is still allowed.
         assert_eq!(b.write_at(11, b"z"), Some(0));
+    }
+
+    #[test]
+    fn grow_keeps_in_order_and_out_of_order_data() {
+        let mut b = RecvBuffer::new(8);
+        assert_eq!(b.write_at(0, b"abcdef"), Some(6));
+        let mut out = [0; 4];
+        b.read(&mut out);
+        // Wraps: "ef" at the end, "gh" at the start, "k" out of order past a hole.
+        assert_eq!(b.write_at(0, b"gh"), Some(2));
+        assert_eq!(b.write_at(2, b"k"), Some(0));
+        b.grow(32);
+        assert_eq!(b.capacity(), 32);
+        assert_eq!(b.window(), 28);
+        assert_eq!(b.write_at(3, b"lmnopqrstuvwxyz"), Some(0));
+        assert_eq!(b.write_at(0, b"ij"), Some(18));
+        let mut all = [0; 32];
+        assert_eq!(b.read(&mut all), 22);
+        assert_eq!(&all[..22], b"efghijklmnopqrstuvwxyz");
+    }
+
+    #[test]
+    fn grow_before_allocation_allocates_nothing() {
+        let mut b = RecvBuffer::new(8);
+        b.grow(64);
+        assert!(b.storage.is_empty());
+        assert_eq!(b.write_at(0, &[1; 40]), Some(40));
     }
 
     #[test]

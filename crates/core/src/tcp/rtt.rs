@@ -32,16 +32,26 @@ impl RttEstimator {
 
     /// Takes one RTT measurement (RFC 6298 §2.2 and §2.3).
     pub fn on_sample(&mut self, rtt: Duration) {
+        self.on_sample_weighted(rtt, 1);
+    }
+
+    /// Takes one of `per_round` measurements expected in a round trip (RFC 7323 Appendix G):
+    /// the gains alpha = 1/8 and beta = 1/4 are divided by `per_round`, so a round of
+    /// samples moves SRTT and RTTVAR about as far as one sample per round would.
+    pub fn on_sample_weighted(&mut self, rtt: Duration, per_round: u32) {
+        let n = per_round.max(1);
         match self.srtt {
             None => {
                 self.srtt = Some(rtt);
                 self.rttvar = rtt / 2;
             }
             Some(srtt) => {
-                // RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|; SRTT <- 7/8 SRTT + 1/8 R'
+                // RTTVAR <- (1 - beta') RTTVAR + beta' |SRTT - R'|;
+                // SRTT <- (1 - alpha') SRTT + alpha' R'
                 let delta = srtt.abs_diff(rtt);
-                self.rttvar = self.rttvar * 3 / 4 + delta / 4;
-                self.srtt = Some(srtt * 7 / 8 + rtt / 8);
+                let (rttvar_gain, srtt_gain) = (4 * n, 8 * n);
+                self.rttvar = self.rttvar - self.rttvar / rttvar_gain + delta / rttvar_gain;
+                self.srtt = Some(srtt - srtt / srtt_gain + rtt / srtt_gain);
             }
         }
         let srtt = self.srtt.unwrap_or(rtt);
@@ -98,6 +108,37 @@ mod tests {
         r.back_off();
         r.back_off();
         assert_eq!(r.rto(), Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn weighted_samples_move_a_round_as_far_as_one() {
+        let mut one = RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::from_millis(1),
+            Duration::from_secs(60),
+        );
+        let mut many = one.clone();
+        one.on_sample(Duration::from_millis(100));
+        many.on_sample(Duration::from_millis(100));
+        one.on_sample(Duration::from_millis(200));
+        for _ in 0..10 {
+            many.on_sample_weighted(Duration::from_millis(200), 10);
+        }
+        let (a, b) = (one.srtt().unwrap(), many.srtt().unwrap());
+        // 112.5 ms from one sample; ten tenth-weight samples land within 1 ms of it.
+        assert_eq!(a, Duration::from_micros(112_500));
+        assert!(a.abs_diff(b) < Duration::from_millis(1), "{a:?} vs {b:?}");
+        // Unweighted, ten samples would have pulled SRTT most of the way to 200 ms.
+        let mut unweighted = RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::from_millis(1),
+            Duration::from_secs(60),
+        );
+        unweighted.on_sample(Duration::from_millis(100));
+        for _ in 0..10 {
+            unweighted.on_sample(Duration::from_millis(200));
+        }
+        assert!(unweighted.srtt().unwrap() > Duration::from_millis(160));
     }
 
     #[test]

@@ -50,6 +50,26 @@ impl SendBuffer {
         n
     }
 
+    /// Capacity in bytes (allocated or not).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Raises the capacity to `capacity` (never lowers it), keeping the bytes held. Storage
+    /// not yet allocated stays unallocated.
+    pub fn grow(&mut self, capacity: usize) {
+        if capacity <= self.capacity {
+            return;
+        }
+        if !self.storage.is_empty() {
+            let mut storage = vec![0; capacity].into_boxed_slice();
+            self.copy_out(0, &mut storage[..self.len]);
+            self.storage = storage;
+            self.head = 0;
+        }
+        self.capacity = capacity;
+    }
+
     /// Copies `dst.len()` bytes starting `offset` bytes past SND.UNA. The range must be held.
     pub fn copy_out(&self, offset: usize, dst: &mut [u8]) {
         debug_assert!(offset + dst.len() <= self.len);
@@ -97,5 +117,10 @@ mod tests {
         b.copy_out(3, &mut mid);
         assert_eq!(&mid, b"hij");
         assert_eq!(b.push(b"x"), 0);
+        b.grow(12);
+        assert_eq!(b.push(b"mnopq"), 4);
+        let mut all = [0; 12];
+        b.copy_out(0, &mut all);
+        assert_eq!(&all, b"efghijklmnop");
     }
 }

@@ -19,9 +19,11 @@ pub enum Timer {
     Reorder = 5,
     /// Tail loss probe (RFC 8985 §7).
     Tlp = 6,
+    /// Keep-alive: the idle time or the interval between probes ran out (RFC 9293 §3.8.4).
+    Keepalive = 7,
 }
 
-const COUNT: usize = 7;
+const COUNT: usize = 8;
 
 #[derive(Debug, Clone, Default)]
 pub struct Timers {
@@ -65,6 +67,7 @@ impl Timers {
             Timer::FinWait2,
             Timer::Reorder,
             Timer::Tlp,
+            Timer::Keepalive,
         ];
         let due = ALL
             .into_iter()
