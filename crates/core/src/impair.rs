@@ -33,7 +33,10 @@ pub struct LinkConditions {
     /// Probability that a packet is lost, in `0.0..=1.0`.
     pub loss: f64,
     /// Mean length of a loss burst in packets. At 1 or less losses are independent; above 1
-    /// a Gilbert–Elliott chain makes them bursty with the same long-run rate `loss`.
+    /// a Gilbert–Elliott chain makes them bursty with the same long-run rate `loss`. A burst
+    /// also ends when the link has been idle for [`BURST_IDLE`]: bursts are events in time,
+    /// and a chain stepped only per packet would stretch one over minutes of sparse
+    /// retransmissions.
     pub loss_burst: f64,
     /// Probability that a packet is held back and overtaken by later ones.
     pub reorder: f64,
@@ -110,6 +113,9 @@ impl fmt::Display for ConditionsError {
 
 impl std::error::Error for ConditionsError {}
 
+/// Idle time after which a loss burst is over.
+pub const BURST_IDLE: Duration = Duration::from_millis(100);
+
 /// What one direction did to its packets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImpairmentStats {
@@ -136,6 +142,8 @@ pub struct Impairment {
     rng: ChaCha8Rng,
     /// Gilbert–Elliott: whether the chain is in the lossy state.
     in_burst: bool,
+    /// When the last packet was offered (for [`BURST_IDLE`]).
+    last_offered: Option<Instant>,
     /// When the bottleneck finishes serializing what it has accepted.
     link_free_at: Instant,
     /// Departure times of packets still waiting for the bottleneck (for the queue limit).
@@ -195,6 +203,7 @@ impl Impairment {
             conditions,
             rng: ChaCha8Rng::seed_from_u64(seed),
             in_burst: false,
+            last_offered: None,
             link_free_at: Instant::ZERO,
             waiting: VecDeque::new(),
             last_due: Instant::ZERO,
@@ -225,6 +234,10 @@ impl Impairment {
     /// A packet enters the link at `now`.
     pub fn send(&mut self, now: Instant, packet: &[u8]) {
         self.stats.offered += 1;
+        if self.last_offered.is_some_and(|t| now - t >= BURST_IDLE) {
+            self.in_burst = false;
+        }
+        self.last_offered = Some(now);
         let c = &self.conditions;
 
         // The bottleneck first: a full queue drops before anything else happens.
@@ -533,6 +546,33 @@ mod tests {
         let (rate, mean) = run(4.0);
         assert!((0.04..0.06).contains(&rate), "bursty loss rate {rate}");
         assert!((3.5..4.5).contains(&mean), "mean burst {mean}");
+    }
+
+    #[test]
+    fn a_burst_ends_when_the_link_goes_idle() {
+        // Bursts of 1000 packets on average: back to back, one loss is followed by more.
+        let c = LinkConditions {
+            loss: 0.5,
+            loss_burst: 1000.0,
+            ..LinkConditions::default()
+        };
+        let mut link = Impairment::new(c, 5);
+        let mut t = 0;
+        while link.stats().lost == 0 {
+            assert!(t < 100_000, "never entered a burst");
+            link.send(ms(t), b"x");
+            t += 1;
+        }
+        // Back to back, the burst goes on; after an idle gap the next packet may pass.
+        link.send(ms(t), b"x");
+        assert_eq!(link.stats().lost, 2);
+        let mut passed = false;
+        for k in 0..50 {
+            let before = link.stats().lost;
+            link.send(ms(t + 1000 * (k + 1)), b"x");
+            passed |= link.stats().lost == before;
+        }
+        assert!(passed, "an idle link stayed in its burst");
     }
 
     #[test]

@@ -232,7 +232,8 @@ impl Scenario {
             ),
         ];
         let expect = [sides[1].data.clone(), sides[0].data.clone()];
-        let mut states: HashMap<(bool, SocketHandle), State> = HashMap::new();
+        // Per socket: the last state reported, and whether it ever entered TIME-WAIT.
+        let mut states: HashMap<(bool, SocketHandle), (State, bool)> = HashMap::new();
         let limit = match self.wire {
             Wire::Clean => Duration::from_secs(600),
             Wire::Lossy { .. } | Wire::Network(_) => Duration::from_secs(3600),
@@ -294,15 +295,24 @@ impl Scenario {
         }
         // Clean close: whoever closed first (actively) ends in TIME-WAIT, the other's slot is
         // reclaimed after LAST-ACK (or both TIME-WAIT after a simultaneous close).
+        // On a bad wire the passive side's FIN may be lost for longer than 2 MSL: the active
+        // side's TIME-WAIT then ends first (and answers the late FIN with a RST). It must
+        // still have entered TIME-WAIT.
         let cs = p.client.state(c);
         let ss = p.server.state(s);
+        let waited =
+            |is_client: bool, socket| states.get(&(is_client, socket)).is_some_and(|e| e.1);
+        let active_done = |state: Option<State>, is_client: bool, socket| {
+            state == Some(State::TimeWait)
+                || (self.wire != Wire::Clean && state.is_none() && waited(is_client, socket))
+        };
         match self.order {
             CloseOrder::ClientFirst => {
-                assert_eq!(cs, Some(State::TimeWait), "{self:?}: client");
+                assert!(active_done(cs, true, c), "{self:?}: client {cs:?}");
                 assert_eq!(ss, None, "{self:?}: server");
             }
             CloseOrder::ServerFirst => {
-                assert_eq!(ss, Some(State::TimeWait), "{self:?}: server");
+                assert!(active_done(ss, false, s), "{self:?}: server {ss:?}");
                 assert_eq!(cs, None, "{self:?}: client");
             }
             CloseOrder::Simultaneous => {
@@ -355,7 +365,11 @@ impl Scenario {
     }
 
     /// Checks after every step.
-    fn check_invariants(&self, p: &mut Pair, states: &mut HashMap<(bool, SocketHandle), State>) {
+    fn check_invariants(
+        &self,
+        p: &mut Pair,
+        states: &mut HashMap<(bool, SocketHandle), (State, bool)>,
+    ) {
         for is_client in [true, false] {
             let stack = if is_client {
                 &mut p.client
@@ -389,7 +403,10 @@ impl Scenario {
                     Event::StateChanged {
                         socket, from, to, ..
                     } => {
-                        if let Some(prev) = states.insert((is_client, socket), to) {
+                        let key = (is_client, socket);
+                        let waited = states.get(&key).is_some_and(|s| s.1);
+                        let entry = (to, waited || to == State::TimeWait);
+                        if let Some((prev, _)) = states.insert(key, entry) {
                             assert_eq!(
                                 prev, from,
                                 "{self:?}: {who} socket {socket:?} jumped {prev:?} -> {from:?} -> {to:?}"
@@ -645,7 +662,10 @@ fn sweep(wire: impl Fn(u64) -> Wire, max_size: usize) -> u64 {
         let sc = Scenario::random(seed, wire(seed), max_size);
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sc.run())) {
             Ok(out) => retransmitted += out.retransmitted,
-            Err(_) => failed.push(seed),
+            Err(_) => {
+                eprintln!("failed: {sc:?}");
+                failed.push(seed);
+            }
         }
     }
     assert!(

@@ -182,7 +182,8 @@ impl Pair {
         }
     }
 
-    /// Opens a connection: client connects, server listens and accepts.
+    /// Opens a connection: client connects, server listens and accepts (within two minutes of
+    /// virtual time: on a bad wire SYNs and SYN-ACKs may be lost several times).
     pub fn connect(&mut self, port: u16) -> (SocketHandle, SocketHandle) {
         let listener = self.server.listen(self.server_addr(port), 16).unwrap();
         let client = self
@@ -190,7 +191,7 @@ impl Pair {
             .connect(self.now, self.server_addr(port), None)
             .unwrap();
         let mut server = None;
-        assert!(self.run_until(Duration::from_secs(10), |p| {
+        assert!(self.run_until(Duration::from_secs(120), |p| {
             if server.is_none() {
                 server = p.server.accept(listener).ok();
             }
