@@ -2,33 +2,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-
+use common::assert_snapshot;
 use common::exchange::{http_exchange, summary};
 use synack_trace::ladder::{self, LadderOptions};
-
-/// Compares `actual` with the file under tests/snapshots; `UPDATE_SNAPSHOTS=1` rewrites it.
-fn assert_snapshot(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_SNAPSHOTS=1 to create it)",
-            path.display()
-        )
-    });
-    if expected != actual {
-        panic!(
-            "ladder differs from {} (UPDATE_SNAPSHOTS=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}",
-            path.display()
-        );
-    }
-}
 
 #[test]
 fn http_exchange_ladder_matches_snapshot() {

@@ -1,10 +1,10 @@
 //! The ladder of a real TLS 1.3 exchange: a checked-in snapshot, with times replaced by the
 //! event's position (the exchange runs on the real clock, so times differ between runs).
 
+mod common;
 mod tls_support;
 
-use std::path::PathBuf;
-
+use common::assert_snapshot;
 use synack_trace::ladder::{self, LadderOptions};
 use synack_trace::{Event, Trace};
 use tls_support::{Exchange, run};
@@ -44,28 +44,6 @@ fn normalise(trace: &mut Trace) {
         for (p, (a, b)) in c.phases.iter_mut().zip(phases) {
             (p.start_ns, p.end_ns) = (a, b);
         }
-    }
-}
-
-fn assert_snapshot(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_SNAPSHOTS=1 to create it)",
-            path.display()
-        )
-    });
-    if expected != actual {
-        panic!(
-            "ladder differs from {} (UPDATE_SNAPSHOTS=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}",
-            path.display()
-        );
     }
 }
 

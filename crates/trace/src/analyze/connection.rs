@@ -250,12 +250,34 @@ fn carries(
     index: usize,
     t_ns: u64,
 ) -> String {
+    let (parts, touched) = http_parts(messages, range, true);
+    for m in &mut messages[touched] {
+        // Segments come in time order, so the first to touch a message is its first.
+        if m.first_segment == usize::MAX {
+            (m.t_first_ns, m.first_segment) = (t_ns, index);
+        }
+        (m.t_last_ns, m.last_segment) = (t_ns, index);
+    }
+    parts.join(" + ")
+}
+
+/// What the stream bytes at `range` are: a message's first line where it starts, else
+/// "head N B" / "body N B" of the messages it overlaps, and "data N B" for bytes in no
+/// message; each part in brackets when `bracket`. Also returns the indices of the messages
+/// it overlaps.
+pub(crate) fn http_parts(
+    messages: &[HttpMessage],
+    range: &std::ops::Range<u64>,
+    bracket: bool,
+) -> (Vec<String>, std::ops::Range<usize>) {
+    let part = |s: String| if bracket { format!("[{s}]") } else { s };
     let overlap = |lo: u64, hi: u64| range.end.min(hi).saturating_sub(range.start.max(lo));
     let mut parts = Vec::new();
     let mut covered = 0;
     let first = messages.partition_point(|m| m.end_offset <= range.start);
+    let mut end = first;
     for m in messages[first..]
-        .iter_mut()
+        .iter()
         .take_while(|m| m.start_offset < range.end)
     {
         let head = overlap(m.start_offset, m.head_end_offset);
@@ -263,21 +285,17 @@ fn carries(
         if range.contains(&m.start_offset) {
             parts.push(m.first_line.clone());
         } else if head > 0 {
-            parts.push(format!("[head {head} B]"));
+            parts.push(part(format!("head {head} B")));
         }
         if body > 0 {
-            parts.push(format!("[body {body} B]"));
+            parts.push(part(format!("body {body} B")));
         }
         covered += head + body;
-        // Segments come in time order, so the first to touch a message is its first.
-        if m.first_segment == usize::MAX {
-            (m.t_first_ns, m.first_segment) = (t_ns, index);
-        }
-        (m.t_last_ns, m.last_segment) = (t_ns, index);
+        end += 1;
     }
     let rest = (range.end - range.start).saturating_sub(covered);
     if rest > 0 {
-        parts.push(format!("[data {rest} B]"));
+        parts.push(part(format!("data {rest} B")));
     }
-    parts.join(" + ")
+    (parts, first..end)
 }

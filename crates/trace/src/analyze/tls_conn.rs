@@ -127,34 +127,9 @@ fn wire_range(plain: &Plaintext, tls: &[TlsMessage], range: Range<u64>) -> Range
 /// The HTTP in one record's plaintext: "GET / HTTP/1.1", "HTTP/1.1 200 OK, body 1407 B",
 /// "body 16384 B"; bytes that are not HTTP as "data N B".
 fn describe_http(messages: &[HttpMessage], range: Range<u64>) -> String {
-    let overlap = |lo: u64, hi: u64| range.end.min(hi).saturating_sub(range.start.max(lo));
-    let mut parts = Vec::new();
-    let mut covered = 0;
-    let first = messages.partition_point(|m| m.end_offset <= range.start);
-    for m in messages[first..]
-        .iter()
-        .take_while(|m| m.start_offset < range.end)
-    {
-        let head = overlap(m.start_offset, m.head_end_offset);
-        let body = overlap(m.head_end_offset, m.end_offset);
-        if range.contains(&m.start_offset) {
-            parts.push(m.first_line.clone());
-        } else if head > 0 {
-            parts.push(format!("head {head} B"));
-        }
-        if body > 0 {
-            parts.push(format!("body {body} B"));
-        }
-        covered += head + body;
-    }
-    let rest = range
-        .end
-        .saturating_sub(range.start)
-        .saturating_sub(covered);
-    if rest > 0 {
-        parts.push(format!("data {rest} B"));
-    }
-    parts.join(", ")
+    super::connection::http_parts(messages, &range, false)
+        .0
+        .join(", ")
 }
 
 /// Stretches the times of the HTTP messages whose records the payload at `range` carries.

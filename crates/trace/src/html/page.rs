@@ -3,12 +3,12 @@
 
 use std::fmt::Write;
 
-use synack_core::tcp::State;
 use synack_core::wire::TcpFlags;
 
 use super::escape::escape;
 use super::{HtmlOptions, ladder_svg, stevens, timeline, timings_view};
 use crate::format;
+use crate::ladder::closing::final_states;
 use crate::model::{ConnectionTrace, Side, Summary, TlsSession, Trace};
 use crate::timings::Timings;
 
@@ -401,24 +401,4 @@ fn tls_rows(tls: &TlsSession) -> Vec<(&'static str, String)> {
     };
     rows.push(("decryption", decryption));
     rows
-}
-
-/// "client TIME-WAIT (2 MSL), server CLOSED": each side's last reported state, when states
-/// were recorded.
-fn final_states(conn: &ConnectionTrace) -> Option<String> {
-    let mut parts = Vec::new();
-    for side in [Side::Client, Side::Server] {
-        let mut states = conn.states.iter().filter(|s| s.side == side);
-        let Some(last) = states.clone().next_back() else {
-            continue;
-        };
-        let waited = states.any(|s| s.to == State::TimeWait);
-        let text = match last.to {
-            State::TimeWait => "TIME-WAIT (2 MSL)".to_owned(),
-            State::Closed if waited => "CLOSED after TIME-WAIT".to_owned(),
-            other => other.rfc_name().to_owned(),
-        };
-        parts.push(format!("{} {text}", side.as_str()));
-    }
-    (!parts.is_empty()).then(|| parts.join(", "))
 }

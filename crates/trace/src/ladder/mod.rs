@@ -3,7 +3,7 @@
 //! spirit of Wireshark's flow graph crossed with tcpdump.
 
 mod brackets;
-mod closing;
+pub(crate) mod closing;
 mod draw;
 pub(crate) mod rows;
 mod style;

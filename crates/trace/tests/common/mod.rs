@@ -249,3 +249,26 @@ pub fn response(body_len: usize) -> Vec<u8> {
 }
 
 pub const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: 10.0.0.2\r\n\r\n";
+
+/// Compares `actual` with the file under tests/snapshots; `UPDATE_SNAPSHOTS=1` rewrites it.
+pub fn assert_snapshot(name: &str, actual: &str) {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with UPDATE_SNAPSHOTS=1 to create it)",
+            path.display()
+        )
+    });
+    if expected != actual {
+        panic!(
+            "ladder differs from {} (UPDATE_SNAPSHOTS=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}",
+            path.display()
+        );
+    }
+}
