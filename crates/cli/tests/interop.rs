@@ -640,27 +640,44 @@ fn two_hundred_connections_closing_either_way() {
     std::thread::sleep(Duration::from_millis(500));
     let (status, out, err) = server.stop();
     assert!(status.success(), "{err}");
-    // Who sent the first FIN, per connection, from the JSON lines.
+    // Who sent the first FIN, per connection, and which sides sent one at all.
     let mut first_fin = std::collections::HashMap::new();
+    let mut fins = std::collections::HashSet::new();
+    let mut conns = std::collections::HashSet::new();
     for line in out.lines() {
         let Ok(v) = serde_json::from_str::<Value>(line) else {
             continue;
         };
-        let fin = v["flags"]
-            .as_array()
-            .is_some_and(|f| f.iter().any(|x| x == "FIN"));
-        if v["type"] == "segment" && fin {
-            let conn = v["conn"].as_u64().unwrap();
-            first_fin
-                .entry(conn)
-                .or_insert(v["from"].as_str().unwrap().to_owned());
+        if v["type"] != "segment" {
+            continue;
+        }
+        let conn = v["conn"].as_u64().unwrap();
+        let from = v["from"].as_str().unwrap().to_owned();
+        conns.insert(conn);
+        let flags = v["flags"].as_array().unwrap();
+        assert!(!flags.iter().any(|x| x == "RST"), "a reset: {line}");
+        if flags.iter().any(|x| x == "FIN") {
+            first_fin.entry(conn).or_insert(from.clone());
+            fins.insert((conn, from));
+        }
+    }
+    // Every connection closed both ways.
+    for conn in &conns {
+        for side in ["client", "server"] {
+            assert!(
+                fins.contains(&(*conn, side.to_owned())),
+                "conn {conn}: no {side} FIN"
+            );
         }
     }
     let by_client = first_fin.values().filter(|f| *f == "client").count();
     let by_server = first_fin.values().filter(|f| *f == "server").count();
+    // In the second round curl closes as soon as it holds Content-Length bytes, so now and
+    // then its FIN crosses ours on the wire: those closes are the kernel's first, correctly.
     assert!(
-        by_client >= n && by_server >= n,
-        "first FIN: client {by_client}, server {by_server}"
+        by_client >= n && by_server >= n * 9 / 10 && by_client + by_server == conns.len(),
+        "first FIN: client {by_client}, server {by_server}, of {} connections",
+        conns.len()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
