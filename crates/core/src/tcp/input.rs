@@ -555,7 +555,8 @@ impl Connection {
             Some(advanced) => {
                 // A new out-of-order arrival: its block is reported first (RFC 2018 §4).
                 if self.sack_ok && offset > 0 && !whole_dup {
-                    self.sack_rx.on_out_of_order(seq);
+                    self.sack_rx
+                        .on_out_of_order(seq, self.rcv_nxt, self.recv_buf.ranges());
                 }
                 self.rcv_nxt += advanced;
                 self.bytes_received += advanced as u64;

@@ -9,22 +9,31 @@ use std::collections::VecDeque;
 
 use super::SeqNum;
 
-/// Out-of-order arrivals remembered for ordering the blocks: more than can ever be reported.
+/// Blocks remembered for ordering the report: more than can ever be reported.
 const RECENT: usize = 8;
 
 /// A receiver's SACK memory.
 #[derive(Debug, Default)]
 pub struct SackReceiver {
-    /// Starts of the most recent out-of-order segments, newest first.
+    /// The newest out-of-order arrival of each recent block, newest first.
     recent: VecDeque<SeqNum>,
     /// A duplicate to report as the first block of the next ACK (RFC 2883 §4).
     dsack: Option<(SeqNum, SeqNum)>,
 }
 
 impl SackReceiver {
-    /// An out-of-order segment starting at `seq` was stored.
-    pub fn on_out_of_order(&mut self, seq: SeqNum) {
-        self.recent.retain(|&s| s != seq);
+    /// An out-of-order segment starting at `seq` was stored; `ranges` are the held ranges
+    /// after it (offsets past `rcv_nxt`). The memory keeps one entry per block, so however
+    /// many segments land in one block between two ACKs, older blocks are still remembered.
+    pub fn on_out_of_order(&mut self, seq: SeqNum, rcv_nxt: SeqNum, ranges: &[(usize, usize)]) {
+        let block = ranges
+            .iter()
+            .map(|&(s, e)| (rcv_nxt + s, rcv_nxt + e))
+            .find(|b| seq.in_range(b.0, b.1));
+        match block {
+            Some((start, end)) => self.recent.retain(|&s| !s.in_range(start, end)),
+            None => self.recent.retain(|&s| s != seq),
+        }
         self.recent.push_front(seq);
         self.recent.truncate(RECENT);
     }
@@ -74,11 +83,24 @@ impl SackReceiver {
         }
         // RFC 2018 §4: the block holding the most recent segment first, then the blocks of
         // the other recent arrivals, newest first.
-        self.recent.retain(|&s| s >= rcv_nxt);
-        for &s in &self.recent {
-            if let Some(&b) = held.iter().find(|b| s.in_range(b.0, b.1)) {
-                push(&mut out, first, b);
+        // One entry per block, its newest arrival: many arrivals into one block must not push
+        // an older block out of the memory, or its report would be lost (RFC 2018 §4 asks
+        // for the most recently reported blocks to be repeated).
+        let mut recent_blocks: Vec<(SeqNum, SeqNum)> = Vec::with_capacity(RECENT);
+        self.recent.retain(|&s| {
+            if s < rcv_nxt {
+                return false;
             }
+            match held.iter().find(|b| s.in_range(b.0, b.1)) {
+                Some(&b) if !recent_blocks.contains(&b) => {
+                    recent_blocks.push(b);
+                    true
+                }
+                _ => false,
+            }
+        });
+        for &b in &recent_blocks {
+            push(&mut out, first, b);
         }
         for &b in &held {
             push(&mut out, first, b);
@@ -95,32 +117,76 @@ mod tests {
         v.iter().map(|b| (b.0.0, b.1.0)).collect()
     }
 
+    const BASE: SeqNum = SeqNum(1000);
+
+    /// A segment `[seq, seq + len)` arrives out of order into `held` (offsets past BASE).
+    fn arrive(r: &mut SackReceiver, held: &mut Vec<(usize, usize)>, seq: u32, len: usize) {
+        let (s, e) = ((seq - BASE.0) as usize, (seq - BASE.0) as usize + len);
+        held.push((s, e));
+        held.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for &(s, e) in held.iter() {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        *held = merged;
+        r.on_out_of_order(SeqNum(seq), BASE, held);
+    }
+
     #[test]
     fn newest_first_then_the_rest() {
         let mut r = SackReceiver::default();
-        let base = SeqNum(1000);
+        let mut held = Vec::new();
         // Held: [1100,1200) [1300,1400) [1500,1600); arrivals in that order.
-        r.on_out_of_order(SeqNum(1100));
-        r.on_out_of_order(SeqNum(1500));
-        r.on_out_of_order(SeqNum(1300));
-        let ranges = [(100, 200), (300, 400), (500, 600)];
+        arrive(&mut r, &mut held, 1100, 100);
+        arrive(&mut r, &mut held, 1500, 100);
+        arrive(&mut r, &mut held, 1300, 100);
         assert_eq!(
-            abs(&r.blocks(base, &ranges, 3)),
+            abs(&r.blocks(BASE, &held, 3)),
             vec![(1300, 1400), (1500, 1600), (1100, 1200)]
         );
         assert_eq!(
-            abs(&r.blocks(base, &ranges, 2)),
+            abs(&r.blocks(BASE, &held, 2)),
             vec![(1300, 1400), (1500, 1600)]
+        );
+    }
+
+    /// Many segments into one block between two ACKs (a receive batch) must not push the
+    /// older blocks out of the memory: the ACK reports the three most recent blocks.
+    #[test]
+    fn a_busy_block_does_not_push_an_older_one_out() {
+        let mut r = SackReceiver::default();
+        let mut held = Vec::new();
+        arrive(&mut r, &mut held, 1100, 100);
+        arrive(&mut r, &mut held, 1300, 100);
+        for i in 0..(RECENT as u32 * 3) {
+            arrive(&mut r, &mut held, 1500 + i * 50, 50);
+        }
+        for i in 0..(RECENT as u32 * 3) {
+            arrive(&mut r, &mut held, 4000 + i * 50, 50);
+        }
+        assert_eq!(
+            abs(&r.blocks(BASE, &held, 3)),
+            vec![(4000, 5200), (1500, 2700), (1300, 1400)]
+        );
+        // A segment joining two blocks makes one block, reported first.
+        arrive(&mut r, &mut held, 2700, 1300);
+        assert_eq!(
+            abs(&r.blocks(BASE, &held, 3)),
+            vec![(1500, 5200), (1300, 1400), (1100, 1200)]
         );
     }
 
     #[test]
     fn dsack_goes_first_once_with_its_enclosing_block() {
         let mut r = SackReceiver::default();
-        r.on_out_of_order(SeqNum(1100));
-        r.on_out_of_order(SeqNum(1300));
+        let mut held = Vec::new();
+        arrive(&mut r, &mut held, 1100, 100);
+        arrive(&mut r, &mut held, 1300, 100);
         r.on_duplicate(SeqNum(1100), SeqNum(1150));
-        let ranges = [(100, 200), (300, 400)];
+        let ranges = held;
         assert_eq!(
             abs(&r.blocks(SeqNum(1000), &ranges, 4)),
             vec![(1100, 1150), (1100, 1200), (1300, 1400)]
