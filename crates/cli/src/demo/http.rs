@@ -37,6 +37,8 @@ pub struct Exchange {
     pub body_bytes: u64,
     pub upload_bytes: u64,
     pub close: Closer,
+    /// Body bytes delivered so far, both directions (for the progress line).
+    pub moved: Arc<AtomicU64>,
 }
 
 /// What the server saw.
@@ -185,6 +187,7 @@ async fn respond(
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         all.update(data);
+        ex.moved.fetch_add(data.len() as u64, Ordering::Relaxed);
     })
     .await?;
     report.bytes_up.fetch_add(len, Ordering::Relaxed);
@@ -282,9 +285,12 @@ async fn fetch_on<S: Stream>(
             .await
             .map_err(io::Error::other)?;
         all_ok &= response.status() == StatusCode::OK;
-        let (len, _) = drain(response.into_body(), |data| received.update(data))
-            .await
-            .map_err(io::Error::other)?;
+        let (len, _) = drain(response.into_body(), |data| {
+            received.update(data);
+            ex.moved.fetch_add(data.len() as u64, Ordering::Relaxed);
+        })
+        .await
+        .map_err(io::Error::other)?;
         bytes_down += len;
     }
     // Dropping the sender tells hyper no request follows: it hands the stream back.

@@ -5,6 +5,7 @@
 pub(crate) mod body;
 mod files;
 mod http;
+mod progress;
 mod record;
 mod render;
 pub(crate) mod tls;
@@ -146,6 +147,7 @@ impl Setup {
                 body_bytes: args.body_bytes,
                 upload_bytes: args.upload_bytes,
                 close: args.close,
+                moved: Arc::default(),
             },
             tls,
             keylog: args.keylog.clone(),
@@ -231,11 +233,12 @@ async fn exchange(setup: &Setup) -> Result<Outcome, DemoError> {
         report.clone(),
         setup.tls.clone(),
     ));
+    let total = (ex.body_bytes + ex.upload_bytes).saturating_mul(u64::from(ex.requests));
+    let progress = progress::Progress::start(ex.moved.clone(), total);
     let fetching = http::fetch(&client, setup.server, ex, setup.tls.as_ref());
-    let fetched = tokio::time::timeout(EXCHANGE_TIMEOUT, fetching);
-    let fetched = fetched
-        .await
-        .map_err(|_| DemoError::Timeout("the HTTP exchange"))?;
+    let fetched = tokio::time::timeout(EXCHANGE_TIMEOUT, fetching).await;
+    progress.finish();
+    let fetched = fetched.map_err(|_| DemoError::Timeout("the HTTP exchange"))?;
     let fetched = fetched.map_err(|e| DemoError::Io("the client", e))?;
     let served = tokio::time::timeout(EXCHANGE_TIMEOUT, serving).await;
     let served = served.map_err(|_| DemoError::Timeout("the server"))?;
