@@ -10,26 +10,28 @@ use std::net::IpAddr;
 ///
 /// `data` is read as big-endian 16-bit words; an odd trailing byte is padded with a zero
 /// (RFC 1071 §4.1), so every chunk but the last of a message must have even length.
+/// `data` may be up to 16 GiB long.
 pub fn accumulate(sum: u64, data: &[u8]) -> u64 {
-    // One's-complement addition of 64-bit words with end-around carry is congruent, modulo
-    // 0xffff, to adding the 16-bit words one by one (2^16 ≡ 1), and four times fewer steps.
-    let mut acc = sum;
-    let mut chunks = data.chunks_exact(8);
+    // 32-bit words in native order added into a 64-bit sum: no carry chain between steps, so
+    // the loop vectorizes. Adding wider words with the carries kept above is congruent,
+    // modulo 0xffff, to adding the 16-bit words one by one (2^16 ≡ 1), and the sum of
+    // byte-swapped words is the byte-swapped sum (RFC 1071 §2 B): one swap at the end.
+    let mut chunks = data.chunks_exact(4);
+    let mut native: u64 = 0;
     for chunk in &mut chunks {
-        let word = u64::from_be_bytes([
-            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
-        ]);
-        let (s, carry) = acc.overflowing_add(word);
-        acc = s + carry as u64;
+        native += u64::from(u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]));
     }
+    let mut acc = u64::from(fold(native).to_be());
     let rest = chunks.remainder();
     if !rest.is_empty() {
         // Zero-padding on the right keeps each byte in its big-endian position.
-        let mut tail = [0u8; 8];
+        let mut tail = [0u8; 4];
         tail[..rest.len()].copy_from_slice(rest);
-        let (s, carry) = acc.overflowing_add(u64::from_be_bytes(tail));
-        acc = s + carry as u64;
+        acc += u64::from(u32::from_be_bytes(tail));
     }
+    // The running sum may be any u64: its carry wraps around (2^64 ≡ 1 modulo 0xffff).
+    let (acc, carry) = acc.overflowing_add(sum);
+    let acc = acc + u64::from(carry);
     // Fold to 33 bits so callers may add a few sums without overflow.
     (acc & 0xffff_ffff) + (acc >> 32)
 }
