@@ -1,17 +1,19 @@
 //! Goodput of one bulk transfer over a simulated link (virtual time: exact and repeatable).
 //!
 //! `cargo run --release -p synack-core --example goodput -- [MB] [Mbit/s] [RTT ms] [loss %]
-//! [sack 0|1] [cubic|newreno] [reorder %]`
+//! [sack 0|1] [cubic|newreno] [reorder %] [queue packets] [pacing 0|1] [seed]`
 //!
 //! The reorder percentage (default 0) holds that share of packets back until up to three
-//! later ones overtake them, in both directions.
+//! later ones overtake them, in both directions. The bottleneck queue defaults to one
+//! bandwidth-delay product of 1500-byte packets (at least 10); pacing follows `TcpConfig`'s
+//! default unless given; the links' random choices come from the seed (default 9).
 
 use std::time::Duration;
 
 use synack_core::StackConfig;
 use synack_core::impair::LinkConditions;
 use synack_core::sim::{Network, bulk};
-use synack_core::tcp::CongestionAlgorithm;
+use synack_core::tcp::{CongestionAlgorithm, TcpConfig};
 
 fn main() {
     let raw: Vec<String> = std::env::args().skip(1).collect();
@@ -23,6 +25,11 @@ fn main() {
     let reorder: f64 = raw
         .get(6)
         .map_or(0.0, |a| a.parse().expect("reorder: a percentage"));
+    let pacing = raw.get(8).map_or(TcpConfig::default().pacing, |a| a != "0");
+    let seed: u64 = raw.get(9).map_or(9, |a| a.parse().expect("seed: a number"));
+    let queue: Option<usize> = raw
+        .get(7)
+        .map(|a| a.parse().expect("queue: a number of packets"));
     let args: Vec<f64> = raw
         .iter()
         .take(5)
@@ -41,7 +48,7 @@ fn main() {
     let link = LinkConditions {
         delay: Duration::from_secs_f64(rtt_ms / 2e3),
         rate_bps,
-        queue_limit: bdp_packets.max(10),
+        queue_limit: queue.unwrap_or(bdp_packets.max(10)),
         loss: loss / 100.0,
         reorder: reorder / 100.0,
         reorder_depth: 3,
@@ -55,14 +62,16 @@ fn main() {
         };
         c.tcp.sack = sack != 0.0;
         c.tcp.congestion = algorithm;
+        c.tcp.pacing = pacing;
         c
     };
+    let queue_limit = link.queue_limit;
     let mut net = Network::new(
         config([10, 0, 0, 1], 1),
         config([10, 0, 0, 2], 2),
         link,
         link,
-        9,
+        seed,
     );
     let started = std::time::Instant::now();
     let r = bulk(
@@ -75,7 +84,7 @@ fn main() {
     let wall = started.elapsed();
     let s = r.sender.unwrap();
     println!(
-        "{mb} MB over {mbit} Mbit/s, RTT {rtt_ms} ms, loss {loss}%, reorder {reorder}%, sack {}, {algorithm:?}: {:.2} Mbit/s = {:.1}% of the link in {:.2} s virtual ({:.2} s wall); retransmitted {} segments, srtt {:?}",
+        "{mb} MB over {mbit} Mbit/s, RTT {rtt_ms} ms, queue {queue_limit}, loss {loss}%, reorder {reorder}%, sack {}, pacing {pacing}, {algorithm:?}: {:.2} Mbit/s = {:.1}% of the link in {:.3} s virtual ({:.2} s wall); retransmitted {} segments, srtt {:?}",
         sack != 0.0,
         r.goodput_bps / 1e6,
         100.0 * r.goodput_bps / rate_bps as f64,

@@ -211,7 +211,11 @@ pub fn bulk(
                     }
                     Ok(n) => {
                         let from = (received % 251) as usize;
-                        let bad = (0..n).find(|&k| chunk[k] != pattern[from + k]);
+                        // One comparison of slices (memcmp); the byte is found only on failure.
+                        let expected = &pattern[from..from + n];
+                        let bad = (chunk[..n] != *expected)
+                            .then(|| (0..n).find(|&k| chunk[k] != expected[k]))
+                            .flatten();
                         if let Some(k) = bad {
                             failure = Some(format!("byte {} differs", received + k as u64));
                             return true;

@@ -1,16 +1,48 @@
 //! Deterministic simulation: two stacks on the `Pair` wire moving seeded data both ways at
 //! once, with half-close, either side closing first, varied MTU, delay and address family,
-//! on a clean wire and on a lossy one. Every failure names its `Scenario` (seed included);
-//! `Scenario::run` on the same value replays it exactly.
+//! on a clean wire, a lossy one, and the core's impairment model (`Network`).
+//!
+//! # What every run checks
+//! - **Byte-exact delivery** both ways: every read is compared with what the peer sent, at
+//!   its offset, and each side ends with the whole stream and then end-of-stream.
+//! - **A clean 4-way close**: whoever closed first ends in TIME-WAIT (both, after a
+//!   simultaneous close), the other's slot is reclaimed after LAST-ACK, and after 2 MSL no
+//!   connection is left and nothing is on the wire.
+//! - **Invariants after every step** (`Stack::check_invariants` on both stacks, from the
+//!   handshake to the last TIME-WAIT): the congestion window lies between the loss window
+//!   (1 SMSS) and `CWND_CAP_FACTOR` times the largest flight the send buffer allows (so no
+//!   runaway or wrapped-around values); the buffers stay within their limits; the RTO within
+//!   its bounds; and, once the stack can read a connection's send sequence space,
+//!   SND.UNA ≤ SND.NXT ≤ SND.MAX modulo 2^32, no more in flight than the send buffer holds,
+//!   and nothing beyond the peer's right edge SND.WL2 + SND.WND. Also after every step: the
+//!   counters agree with each other, and each state change starts from the state last
+//!   reported.
+//! - **Nothing sent beyond the peer's offered window**, from the packets alone (the largest
+//!   right edge the peer had advertised before each segment; one-byte probes excepted).
+//! - On a clean wire: no drop, retransmission, RST or challenge ACK at all.
 //!
 //! The `Network` wire is the core's seeded impairment model in each direction: delay and
 //! jitter, a rate-limited bottleneck with a queue, random and bursty loss, reordering,
-//! duplication and corruption, all drawn from the scenario's seed. Every run also checks,
-//! from the packets alone, that no side sent beyond the window its peer had offered.
+//! duplication and corruption, all drawn from the scenario's seed. Sizes run from 0 B to
+//! tens of MB: about one seed in sixty moves 10-40 MB one way or both (on a fast link when
+//! the wire is `Network`), the rest up to the sweep's own maximum.
 //!
-//! `SYNACK_SIM_SEEDS=N` widens the seeded sweeps for nightly runs (default 20);
-//! `SYNACK_SIM_SEED=N` replays just seed N. `SYNACK_SIM_TRACE=1` prints the last packets of a
-//! run that gets stuck.
+//! # Seeds, replay and the nightly run
+//! The sweeps run seeds `0..SYNACK_SIM_SEEDS` (default 120, which includes one big seed,
+//! 113, in each sweep: a few seconds in a debug build; a failing seed does not stop the
+//! sweep). Every failure prints its `Scenario` (seed included) and the command that replays
+//! just that run, which fails the same way since everything is derived from the seed:
+//!
+//! ```text
+//! SYNACK_SIM_SEED=N SYNACK_SIM_TRACE=1 cargo test -p synack-core --test simulation -- --exact seeded_sweep_lossy
+//! ```
+//!
+//! (`SYNACK_SIM_TRACE=1` prints the last packets of a failing run.) The nightly run is
+//! one command, about 3000 seeds per sweep across the impairment space:
+//!
+//! ```text
+//! SYNACK_SIM_SEEDS=3000 cargo test --release -p synack-core --test simulation
+//! ```
 
 mod support;
 
@@ -20,7 +52,7 @@ use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use support::{InFlight, Pair};
+use support::{InFlight, Pair, trace};
 use synack_core::impair::{Impairment, LinkConditions};
 use synack_core::stack::{Counters, SocketHandle, StackConfig};
 use synack_core::tcp::State;
@@ -117,6 +149,26 @@ fn network(seed: u64, harsh: bool) -> LinkConditions {
     }
 }
 
+/// The same impairments on a fast link (no bottleneck, or 100 Mbit/s to 1 Gbit/s with a
+/// deep queue) with at most 1% loss, for the big transfers.
+fn fast(c: LinkConditions) -> LinkConditions {
+    let rate_bps = match c.rate_bps {
+        0 => 0,
+        r if r >= 100_000_000 => 1_000_000_000,
+        _ => 100_000_000,
+    };
+    LinkConditions {
+        rate_bps,
+        queue_limit: if rate_bps > 0 {
+            c.queue_limit.max(1000)
+        } else {
+            0
+        },
+        loss: c.loss.min(0.01),
+        ..c
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Scenario {
     seed: u64,
@@ -146,13 +198,15 @@ impl Scenario {
         }
     }
 
-    /// A scenario drawn from the seed: sizes, MTU, delay, family, close order.
+    /// A scenario drawn from the seed: sizes, MTU, delay, family, close order. About one
+    /// seed in sixty is a big one: 10-40 MB one way or both, whatever `max_size` says, and a
+    /// `Network` wire made fast for it (so the default run stays quick).
     fn random(seed: u64, wire: Wire, max_size: usize) -> Scenario {
         let mut r = Rng(seed ^ 0x5eed_5eed);
         let sizes = [0, 1, 1024, 100 * 1024, max_size];
         let ipv6 = r.chance(330);
         let min_mtu = if ipv6 { 1280 } else { 576 };
-        Scenario {
+        let sc = Scenario {
             seed,
             to_server: sizes[r.below(sizes.len() as u64) as usize].min(max_size),
             to_client: sizes[r.below(sizes.len() as u64) as usize].min(max_size),
@@ -166,6 +220,27 @@ impl Scenario {
             ][r.below(3) as usize],
             wire,
             random_bytes: r.chance(500),
+        };
+        // Drawn from a stream of its own, so the other seeds keep the scenarios they had.
+        let mut big = Rng(seed ^ 0xb16_b16);
+        if !big.chance(16) {
+            return sc;
+        }
+        let which = big.below(3);
+        let mut megabytes = || (10 + big.below(31) as usize) * 1024 * 1024;
+        let (to_server, to_client) = match which {
+            0 => (megabytes(), sc.to_client),
+            1 => (sc.to_server, megabytes()),
+            _ => (megabytes(), megabytes()),
+        };
+        Scenario {
+            to_server,
+            to_client,
+            wire: match wire {
+                Wire::Network(c) => Wire::Network(fast(c)),
+                other => other,
+            },
+            ..sc
         }
     }
 
@@ -192,7 +267,9 @@ impl Scenario {
     /// Runs the scenario to the end and returns the packet log. Panics, naming the scenario,
     /// on any failed check.
     fn run(&self) -> Outcome {
+        let _replay = Replay(self);
         let mut p = self.pair();
+        p.check_invariants = true;
         // The lossy wire: the filter drops, or stashes a copy to be delivered late.
         let dups: Rc<RefCell<Vec<Packet>>> = Rc::default();
         let dropped = Rc::new(RefCell::new([0u64; 2]));
@@ -250,7 +327,7 @@ impl Scenario {
                     &mut p.server
                 };
                 if let Err(e) = side.pump(self, p.now, stack, &mut buf, &expect[i], is_client) {
-                    trace(&p.log);
+                    trace(&p.log, p.log.len());
                     panic!("{e}");
                 }
             }
@@ -265,7 +342,7 @@ impl Scenario {
                 break;
             }
             if p.now > deadline {
-                trace(&p.log);
+                trace(&p.log, p.log.len());
                 panic!("{self:?}: not finished after {limit:?}: {sides:?}");
             }
             // Duplicates reach the wire late (reordered behind what follows).
@@ -354,8 +431,8 @@ impl Scenario {
             assert_eq!(sc.packets_in, log_to_server, "{self:?}");
             assert_eq!(cc.packets_in, log_to_client, "{self:?}");
         }
-        if let Err(e) = within_offered_windows(&p.log) {
-            trace(&p.log);
+        if let Err((i, e)) = within_offered_windows(&p.log).and(acks_only_what_was_sent(&p.log)) {
+            trace(&p.log, i + 1);
             panic!("{self:?}: {e}");
         }
         Outcome {
@@ -428,7 +505,8 @@ impl Scenario {
 /// Checks from the packets alone that no segment reached beyond the largest right window
 /// edge (ACK + scaled window) its peer had sent before it; a one-byte zero-window probe
 /// may. Packets that do not parse (corrupted on purpose) are skipped.
-fn within_offered_windows(log: &[(Instant, bool, Vec<u8>)]) -> Result<(), String> {
+/// A failure names the offending packet's index in the log.
+fn within_offered_windows(log: &[(Instant, bool, Vec<u8>)]) -> Result<(), (usize, String)> {
     // Indexed by sender: 0 the client, 1 the server.
     let mut shift: [Option<u8>; 2] = [None; 2];
     let mut right_edge: [Option<u32>; 2] = [None; 2];
@@ -452,9 +530,12 @@ fn within_offered_windows(log: &[(Instant, bool, Vec<u8>)]) -> Result<(), String
             let end = t.seq.wrapping_add(data.len() as u32);
             let probe = data.len() == 1;
             if before(edge, end) && !(probe && end == edge.wrapping_add(1)) {
-                return Err(format!(
-                    "packet {i} at {at:?} from {} sends to {end}, beyond the offered edge {edge}",
-                    if from == 0 { "client" } else { "server" }
+                return Err((
+                    i,
+                    format!(
+                        "packet {i} at {at:?} from {} sends to {end}, beyond the offered edge {edge}",
+                        if from == 0 { "client" } else { "server" }
+                    ),
                 ));
             }
         }
@@ -472,29 +553,45 @@ fn within_offered_windows(log: &[(Instant, bool, Vec<u8>)]) -> Result<(), String
     Ok(())
 }
 
-/// With `SYNACK_SIM_TRACE` set, prints the last packets of the log, decoded.
-fn trace(log: &[(Instant, bool, Vec<u8>)]) {
-    if std::env::var_os("SYNACK_SIM_TRACE").is_none() {
-        return;
-    }
-    for (at, to_server, pkt) in &log[log.len().saturating_sub(60)..] {
+/// Checks from the packets alone that no ACK covered a sequence number its peer had not
+/// sent yet: the peer's SND.UNA can never pass its SND.MAX.
+/// A failure names the offending packet's index in the log.
+fn acks_only_what_was_sent(log: &[(Instant, bool, Vec<u8>)]) -> Result<(), (usize, String)> {
+    // Indexed by sender: just past the highest sequence number each side has sent.
+    let mut sent_end: [Option<u32>; 2] = [None; 2];
+    let before = |a: u32, b: u32| (a.wrapping_sub(b) as i32) < 0;
+    for (i, (at, to_server, pkt)) in log.iter().enumerate() {
+        let from = usize::from(!to_server);
         let Ok((ip, payload)) = synack_core::wire::parse_ip(pkt) else {
             continue;
         };
         let Ok((t, data)) = synack_core::wire::TcpRepr::parse(payload, ip.src, ip.dst, true) else {
             continue;
         };
-        eprintln!(
-            "{at:?} {} [{:?}] seq={} ack={} win={} len={} sack={:?}",
-            if *to_server { "C->S" } else { "S->C" },
-            t.flags,
-            t.seq,
-            t.ack,
-            t.window,
-            data.len(),
-            t.options.sack_blocks()
-        );
+        if t.flags.contains(TcpFlags::RST) {
+            continue;
+        }
+        if t.flags.contains(TcpFlags::ACK)
+            && let Some(end) = sent_end[1 - from]
+            && before(end, t.ack)
+        {
+            return Err((
+                i,
+                format!(
+                    "packet {i} at {at:?} from {} acknowledges {}, beyond {end}, all its peer sent",
+                    if from == 0 { "client" } else { "server" },
+                    t.ack
+                ),
+            ));
+        }
+        let flags = usize::from(t.flags.contains(TcpFlags::SYN))
+            + usize::from(t.flags.contains(TcpFlags::FIN));
+        let end = t.seq.wrapping_add((data.len() + flags) as u32);
+        if sent_end[from].is_none_or(|e| before(e, end)) {
+            sent_end[from] = Some(end);
+        }
     }
+    Ok(())
 }
 
 struct Outcome {
@@ -593,13 +690,16 @@ impl Side {
     }
 }
 
-/// The seeds of the sweeps: `0..SYNACK_SIM_SEEDS` (default 20), or only `SYNACK_SIM_SEED`
+/// Seeds per sweep in a plain `cargo test`: enough to reach a big (10-40 MB) seed in each.
+const DEFAULT_SEEDS: u64 = 120;
+
+/// The seeds of the sweeps: `0..SYNACK_SIM_SEEDS` (default 120), or only `SYNACK_SIM_SEED`
 /// to replay one failure.
 fn seeds() -> std::ops::Range<u64> {
     let var = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
     match var("SYNACK_SIM_SEED") {
         Some(s) => s..s + 1,
-        None => 0..var("SYNACK_SIM_SEEDS").unwrap_or(20),
+        None => 0..var("SYNACK_SIM_SEEDS").unwrap_or(DEFAULT_SEEDS),
     }
 }
 
@@ -654,26 +754,134 @@ fn mtu_delay_and_family_clean() {
     }
 }
 
-/// Runs every seed (a failure does not stop the sweep) and fails listing the failed ones.
+/// The command that replays seed `seed` of test `test` alone, as this binary was built.
+fn replay_command(test: &str, seed: u64) -> String {
+    let release = if cfg!(debug_assertions) {
+        ""
+    } else {
+        " --release"
+    };
+    format!(
+        "SYNACK_SIM_SEED={seed} SYNACK_SIM_TRACE=1 cargo test{release} -p synack-core \
+         --test simulation -- --exact {test}"
+    )
+}
+
+/// The test running now: libtest names each test's thread after it.
+fn current_test() -> String {
+    match std::thread::current().name() {
+        Some(name) if name != "main" => name.to_string(),
+        _ => "<test name>".to_string(),
+    }
+}
+
+/// Prints the seed and the replay command if a run panics (a failed check anywhere in it).
+struct Replay<'a>(&'a Scenario);
+
+impl Drop for Replay<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "failed: seed {} ({:?})\nreplay: {}",
+                self.0.seed,
+                self.0,
+                replay_command(&current_test(), self.0.seed)
+            );
+        }
+    }
+}
+
+/// Runs every seed (a failure does not stop the sweep) and fails listing the failed ones,
+/// each with its panic message and replay command.
 fn sweep(wire: impl Fn(u64) -> Wire, max_size: usize) -> u64 {
+    let run = |seed| Scenario::random(seed, wire(seed), max_size).run();
+    run_seeds(&current_test(), seeds(), run).unwrap_or_else(|summary| panic!("{summary}"))
+}
+
+/// Runs `run` on every seed of `seeds`, catching failures; the retransmissions counted, or
+/// a summary naming each failed seed, why, and the command that replays it in `test`.
+fn run_seeds(
+    test: &str,
+    seeds: std::ops::Range<u64>,
+    run: impl Fn(u64) -> Outcome,
+) -> Result<u64, String> {
     let mut failed = Vec::new();
     let mut retransmitted = 0;
-    for seed in seeds() {
-        let sc = Scenario::random(seed, wire(seed), max_size);
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sc.run())) {
+    for seed in seeds.clone() {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(seed))) {
             Ok(out) => retransmitted += out.retransmitted,
-            Err(_) => {
-                eprintln!("failed: {sc:?}");
-                failed.push(seed);
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap_or("(no message)");
+                // `Replay` printed the scenario already: keep the summary to the reason.
+                let first_line = message.lines().next().unwrap_or_default();
+                let reason = match first_line.split_once("}: ") {
+                    Some((scenario, rest)) if scenario.starts_with("Scenario {") => rest,
+                    _ => first_line,
+                };
+                let short: String = reason.chars().take(300).collect();
+                failed.push(format!(
+                    "seed {seed}: {short}\n  replay: {}",
+                    replay_command(test, seed)
+                ));
             }
         }
     }
-    assert!(
-        failed.is_empty(),
-        "{:?}: seeds {failed:?} failed (replay one with SYNACK_SIM_SEED=N SYNACK_SIM_TRACE=1)",
-        wire(0)
+    if failed.is_empty() {
+        return Ok(retransmitted);
+    }
+    Err(format!(
+        "{} of {} seeds failed in {test}:\n{}",
+        failed.len(),
+        seeds.count(),
+        failed.join("\n")
+    ))
+}
+
+/// A failing seed is named in the summary with the exact command that replays it, and the
+/// sweep goes on past it.
+#[test]
+fn a_failed_seed_is_named_with_its_replay_command() {
+    // The sweeps name themselves in their replay commands.
+    assert_eq!(
+        current_test(),
+        "a_failed_seed_is_named_with_its_replay_command"
     );
-    retransmitted
+    let ran = std::cell::Cell::new(0);
+    let summary = run_seeds("some_sweep", 10..14, |seed| {
+        ran.set(ran.get() + 1);
+        let sc = Scenario::clean(seed, 0, 0);
+        assert!(seed != 12, "{sc:?}: side 0 got a short stream");
+        Outcome {
+            log: Vec::new(),
+            retransmitted: 1,
+        }
+    })
+    .unwrap_err();
+    assert_eq!(ran.get(), 4);
+    let release = if cfg!(debug_assertions) {
+        ""
+    } else {
+        " --release"
+    };
+    assert_eq!(
+        summary,
+        format!(
+            "1 of 4 seeds failed in some_sweep:\nseed 12: side 0 got a short stream\n  replay: \
+             SYNACK_SIM_SEED=12 SYNACK_SIM_TRACE=1 cargo test{release} -p synack-core --test \
+             simulation -- --exact some_sweep"
+        )
+    );
+    assert_eq!(
+        run_seeds("some_sweep", 0..3, |_| Outcome {
+            log: Vec::new(),
+            retransmitted: 2,
+        }),
+        Ok(6)
+    );
 }
 
 #[test]
@@ -697,6 +905,15 @@ fn seeded_sweep_lossy() {
 #[test]
 fn lossy_seed_119_ack_deadlock_after_rto() {
     Scenario::random(119, Wire::Lossy { loss: 20, dup: 5 }, 256 * 1024).run();
+}
+
+/// Seed 1260 of the network sweep: a retransmitted old segment carried a newer ACK. RFC
+/// 9293's WL1/WL2 test refused its window while SND.UNA advanced, and the sender measured the
+/// stale window from SND.UNA, sending past the edge the peer had offered. The edge is now
+/// SND.WL2 + SND.WND.
+#[test]
+fn network_seed_1260_window_edge_after_an_old_segment() {
+    Scenario::random(1260, Wire::Network(network(1260, false)), 512 * 1024).run();
 }
 
 #[test]
@@ -725,6 +942,57 @@ fn twenty_megabytes() {
         bytes > 20 * 1024 * 1024,
         "{sc:?}: only {bytes} bytes crossed"
     );
+}
+
+/// The size draw: a small share of seeds move 10-40 MB (one of them within the default
+/// seeds), on a fast link when the wire is `Network`; the rest keep the sweep's maximum.
+#[test]
+fn big_seeds_are_a_small_share_reaching_tens_of_megabytes() {
+    const MB: usize = 1024 * 1024;
+    let mut big = Vec::new();
+    for seed in 0..3000 {
+        let sc = Scenario::random(seed, Wire::Network(network(seed, false)), 512 * 1024);
+        let largest = sc.to_server.max(sc.to_client);
+        if largest <= 512 * 1024 {
+            continue;
+        }
+        assert!((10 * MB..=40 * MB).contains(&largest), "{sc:?}");
+        let Wire::Network(c) = sc.wire else {
+            unreachable!()
+        };
+        assert!(c.rate_bps == 0 || c.rate_bps >= 100_000_000, "{sc:?}");
+        assert!(c.loss <= 0.01, "{sc:?}");
+        big.push((seed, largest));
+    }
+    assert!((20..=80).contains(&big.len()), "{} big seeds", big.len());
+    assert!(big.iter().any(|&(_, n)| n >= 30 * MB));
+    assert!(big.iter().any(|&(seed, _)| seed < DEFAULT_SEEDS));
+}
+
+/// Tens of megabytes both ways at once over a fast link that still loses, reorders,
+/// duplicates and corrupts: the big end of the size range in the default run (the sweeps
+/// reach it only in about one seed in sixty).
+#[test]
+fn tens_of_megabytes_both_ways_on_a_fast_impaired_link() {
+    let conditions = LinkConditions {
+        delay: Duration::from_millis(4),
+        jitter: Duration::from_micros(500),
+        rate_bps: 1_000_000_000,
+        queue_limit: 2000,
+        loss: 0.003,
+        reorder: 0.005,
+        reorder_depth: 2,
+        duplicate: 0.002,
+        corrupt: 0.001,
+        ..LinkConditions::default()
+    };
+    let sc = Scenario {
+        wire: Wire::Network(conditions),
+        order: CloseOrder::ServerFirst,
+        random_bytes: true,
+        ..Scenario::clean(31, 12 * 1024 * 1024, 10 * 1024 * 1024)
+    };
+    assert!(sc.run().retransmitted > 0, "{sc:?}: no loss recovery");
 }
 
 #[test]
@@ -797,4 +1065,29 @@ fn window_check_catches_an_overrun() {
     pkt[hl + 4..hl + 8].copy_from_slice(&seq.wrapping_add(10_000_000).to_be_bytes());
     synack_core::wire::tcp::fill_checksum(&mut pkt[hl..], ip.src, ip.dst);
     assert!(within_offered_windows(&log).is_err());
+}
+
+/// The ACK check is not vacuous either: an ACK moved one byte past what its peer sent
+/// fails it; the unchanged log passes.
+#[test]
+fn ack_check_catches_an_ack_of_unsent_data() {
+    let mut log = Scenario::clean(10, 0, 64 * 1024).run().log;
+    assert_eq!(acks_only_what_was_sent(&log), Ok(()));
+    // The client's last ACK covers the server's FIN: exactly everything the server sent.
+    let (i, hl) = log
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, (_, to_server, pkt))| {
+            let (ip, payload) = synack_core::wire::parse_ip(pkt).ok()?;
+            let (t, _) = synack_core::wire::TcpRepr::parse(payload, ip.src, ip.dst, true).ok()?;
+            (*to_server && t.flags.contains(TcpFlags::ACK)).then_some((i, ip.header_len()))
+        })
+        .expect("an ACK from the client");
+    let pkt = &mut log[i].2;
+    let (ip, _) = synack_core::wire::parse_ip(pkt).unwrap();
+    let ack = u32::from_be_bytes(pkt[hl + 8..hl + 12].try_into().unwrap());
+    pkt[hl + 8..hl + 12].copy_from_slice(&ack.wrapping_add(1).to_be_bytes());
+    synack_core::wire::tcp::fill_checksum(&mut pkt[hl..], ip.src, ip.dst);
+    assert!(acks_only_what_was_sent(&log).is_err());
 }

@@ -10,8 +10,8 @@ use rand_core::{RngCore, SeedableRng};
 use super::isn::Secrets;
 use super::timer_queue::TimerQueue;
 use super::{
-    ConnectionInfo, Counters, Event, ListenerHandle, Readiness, Ready, SocketError, SocketHandle,
-    StackConfig,
+    ConnectionInfo, Counters, Event, InvariantViolation, ListenerHandle, Readiness, Ready,
+    SendSnapshot, SocketError, SocketHandle, StackConfig,
 };
 use crate::tcp::{Connection, Ctx, Endpoints, Keepalive, State};
 use crate::time::Instant;
@@ -162,6 +162,24 @@ impl Stack {
     /// The local address a listener is bound to.
     pub fn listener_addr(&self, listener: ListenerHandle) -> Option<SocketAddr> {
         self.listener(listener).map(|l| l.local)
+    }
+
+    /// Every live connection's sending side, for checking invariants from outside.
+    pub fn send_snapshots(&self) -> impl Iterator<Item = SendSnapshot> + '_ {
+        self.sockets.iter().enumerate().filter_map(|(index, slot)| {
+            let entry = slot.value.as_ref()?;
+            let socket = SocketHandle {
+                index: index as u32,
+                generation: slot.generation,
+            };
+            Some(SendSnapshot::of(socket, &entry.conn, &self.config.tcp))
+        })
+    }
+
+    /// Checks the invariants of every live connection (see [`SendSnapshot::check`]); the
+    /// first one broken. Meant for tests and simulations, after every step.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        self.send_snapshots().try_for_each(|s| s.check())
     }
 
     /// Live connections, in any state (TIME-WAIT included).

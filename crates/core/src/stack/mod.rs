@@ -3,7 +3,8 @@
 //! # Using a `Stack`
 //! A driver owns one `Stack` and one link. The methods fall into four groups:
 //! - **Getters** read without changing anything: [`Stack::state`], [`Stack::readiness`],
-//!   [`Stack::counters`], [`Stack::info`].
+//!   [`Stack::counters`], [`Stack::info`]; for tests and simulations,
+//!   [`Stack::send_snapshots`] and [`Stack::check_invariants`].
 //! - **Inputs** hand the stack something that happened: [`Stack::receive`] (a packet arrived),
 //!   [`Stack::handle_timeout`] (the time asked for by `poll_timeout` came).
 //! - **Commands** are socket calls on handles: [`Stack::listen`], [`Stack::accept`],
@@ -23,6 +24,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::tcp::{State, TcpConfig};
 
 mod host;
+mod invariants;
 mod isn;
 mod receive;
 mod timer_queue;
@@ -30,6 +32,7 @@ mod timer_queue;
 use crate::time::Instant;
 use crate::wire::WireError;
 pub use host::Stack;
+pub use invariants::{CWND_CAP_FACTOR, Invariant, InvariantViolation, SendSequence, SendSnapshot};
 pub(crate) use receive::IcmpError;
 
 /// How a stack is set up.

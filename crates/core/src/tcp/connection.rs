@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use super::congestion::CongestionControl;
+use super::pacing::Pacer;
 use super::rack::Rack;
 use super::recovery::Undo;
 use super::recv_buf::RecvBuffer;
@@ -122,8 +123,16 @@ pub struct Connection {
     pub(super) rtt_sample: Option<(SeqNum, Instant)>,
     pub(super) cc: Box<dyn CongestionControl>,
     pub(super) dupacks: u32,
+    /// Without SACK: segments the duplicate ACKs say have left the network (each one is a
+    /// segment received above a hole), as Linux's SACK emulation for Reno. They make room in
+    /// the window: RFC 3042's limited transmit before recovery, RFC 6582's inflation in it.
+    pub(super) reno_sacked: usize,
     /// NewReno recovery point (RFC 6582), while in fast recovery.
     pub(super) recover: Option<SeqNum>,
+    /// Without SACK: SND.MAX when the last timeout struck. Duplicate ACKs below it may be
+    /// answers to the go-back-N resends, so they start no fast retransmit (RFC 6582 §3.2
+    /// step 1, the careful variant).
+    pub(super) rto_high: Option<SeqNum>,
     /// Retransmit one segment starting here before anything else.
     pub(super) rexmit: Option<SeqNum>,
     /// When the current run of retransmissions began (for R2, MUST-20).
@@ -171,6 +180,10 @@ pub struct Connection {
     pub(super) tlp: Option<(SeqNum, bool)>,
     /// The last loss episode, until shown needed or spurious (RFC 3708, RFC 3522).
     pub(super) undo: Option<Undo>,
+    /// Data segments are paced (`TcpConfig::pacing`).
+    pub(super) paced: bool,
+    /// When the next paced segment may leave.
+    pub(super) pacer: Pacer,
 
     pub(super) bytes_sent: u64,
     pub(super) bytes_received: u64,
@@ -228,9 +241,13 @@ impl Connection {
             timers: Timers::default(),
             rtt: RttEstimator::new(c.initial_rto, c.min_rto, c.max_rto),
             rtt_sample: None,
-            cc: c.congestion.build(ep.link_mss),
+            cc: c
+                .congestion
+                .build_for(ep.link_mss, c.pacing, c.hystart_ack_train),
             dupacks: 0,
+            reno_sacked: 0,
             recover: None,
+            rto_high: None,
             rexmit: None,
             rexmit_since: None,
             probe: false,
@@ -254,6 +271,8 @@ impl Connection {
             tlp_due: false,
             tlp: None,
             undo: None,
+            paced: c.pacing,
+            pacer: Pacer::default(),
             bytes_sent: 0,
             bytes_received: 0,
             retransmitted: 0,
@@ -289,8 +308,27 @@ impl Connection {
         conn.snd_wnd = usize::from(seg_window);
         conn.max_snd_wnd = conn.snd_wnd;
         conn.snd_wl1 = seg_seq;
+        conn.snd_wl2 = conn.snd_una;
         conn.set_state(ctx, State::SynReceived);
         conn
+    }
+
+    /// The right edge of the window the peer offered: relative to the acknowledgment that
+    /// carried it (SND.WL2), not to SND.UNA, which an old segment's newer ACK can advance
+    /// while RFC 9293's WL1/WL2 test rightly refuses its window.
+    pub(super) fn peer_window_end(&self) -> SeqNum {
+        self.snd_wl2 + self.snd_wnd
+    }
+
+    /// The send sequence space, for `Stack::check_invariants`.
+    pub(crate) fn send_sequence(&self) -> crate::stack::SendSequence {
+        crate::stack::SendSequence {
+            snd_una: self.snd_una,
+            snd_nxt: self.snd_nxt,
+            snd_max: self.snd_max,
+            snd_wnd: self.snd_wnd,
+            snd_wl2: self.snd_wl2,
+        }
     }
 
     /// Records the peer's SYN: its sequence number and the options both sides then use.
@@ -326,7 +364,11 @@ impl Connection {
             self.ts_recent = tsval;
             self.ts_recent_at = ctx.now;
         }
-        self.cc = config.congestion.build(self.effective_mss());
+        self.cc = config.congestion.build_for(
+            self.effective_mss(),
+            config.pacing,
+            config.hystart_ack_train,
+        );
     }
 
     /// Moves to `to`, reporting the change; the one place state changes.

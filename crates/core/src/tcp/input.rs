@@ -76,6 +76,7 @@ impl Connection {
             self.snd_wnd = usize::from(seg.window);
             self.max_snd_wnd = self.snd_wnd;
             self.snd_wl1 = seq;
+            self.snd_wl2 = self.snd_una;
             self.snd_nxt = self.iss;
             self.set_state(ctx, State::SynReceived);
         }
@@ -311,10 +312,19 @@ impl Connection {
     fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum, tsecr: Option<u32>) {
         let acked = ack - self.snd_una;
         let flight = self.snd_max - self.snd_una;
-        // Before this ACK: room for another full segment, and nothing waiting to use it.
-        let app_limited = self.snd_max - self.snd_una + self.effective_mss() <= self.cc.cwnd()
-            && self.data_end() <= self.snd_max
-            && self.fin_seq.is_none_or(|f| f < self.snd_max);
+        // Before this ACK: room for another full segment, and nothing waiting to use it, or
+        // the peer's window holding it back, or (in slow start) the flight under half the
+        // window, as when pacing spreads it out (Linux's tcp_is_cwnd_limited). Then the
+        // congestion window was not what limited the sender, and it must not grow on that
+        // (RFC 7661): slow start counting every byte would otherwise run away from the flight.
+        let mss = self.effective_mss();
+        let cwnd = self.cc.cwnd();
+        let nothing_waiting =
+            self.data_end() <= self.snd_max && self.fin_seq.is_none_or(|f| f < self.snd_max);
+        let peer_limited = self.peer_window_end() < self.snd_max + mss;
+        let slow_start_ahead = self.cc.in_slow_start() && 2 * flight < cwnd;
+        let app_limited =
+            flight + mss <= cwnd && (nothing_waiting || peer_limited || slow_start_ahead);
         // Data bytes acknowledged: the part of [SND.UNA, ack) inside the buffer.
         let data_acked = if ack > self.buf_seq {
             (ack - self.buf_seq).min(self.send_buf.len())
@@ -334,14 +344,22 @@ impl Connection {
         self.rtt.reset_backoff();
         self.rexmit_since = None;
         self.dupacks = 0;
+        // The ACK covers segments the duplicates had reported, except the hole's own
+        // (retransmitted) one (Linux's tcp_remove_reno_sacks).
+        let acked_segments = acked.div_ceil(mss);
+        self.reno_sacked = self
+            .reno_sacked
+            .saturating_sub(acked_segments.saturating_sub(1));
         if let Some(rex) = self.rexmit {
             if rex < ack {
                 self.rexmit = None;
             }
         }
-        let mss = self.effective_mss();
         if self.rto_recover.is_some_and(|r| ack >= r) {
             self.rto_recover = None;
+        }
+        if self.rto_high.is_some_and(|h| ack > h) {
+            self.rto_high = None;
         }
         match self.recover {
             Some(recover) if ack < recover => {
@@ -353,6 +371,7 @@ impl Connection {
             }
             Some(_) => {
                 self.recover = None;
+                self.reno_sacked = 0;
                 self.cc.on_recovery_end();
                 self.rack.on_recovery_end();
             }
@@ -365,6 +384,10 @@ impl Connection {
                 rtt,
                 app_limited,
             }),
+        }
+        if self.recover.is_none() {
+            // Outside recovery a new cumulative ACK settles what the duplicates reported.
+            self.reno_sacked = 0;
         }
         self.right_size_send(ctx);
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
@@ -380,8 +403,15 @@ impl Connection {
     /// RFC 5681 §3.2: the third duplicate ACK triggers fast retransmit.
     fn on_duplicate_ack(&mut self, ctx: &mut Ctx<'_>) {
         self.dupacks += 1;
-        // With SACK, the scoreboard and RACK decide (`recovery.rs`).
-        if self.dupacks == 3 && self.recover.is_none() && !self.sack_ok {
+        if !self.sack_ok {
+            let flight = (self.snd_max - self.snd_una).div_ceil(self.effective_mss());
+            self.reno_sacked = (self.reno_sacked + 1).min(flight.saturating_sub(1));
+        }
+        // With SACK, the scoreboard and RACK decide (`recovery.rs`). RFC 6582 §3.2 step 1:
+        // until the ACK passes what was outstanding at a timeout, duplicates may answer the
+        // go-back-N resends rather than report a new loss.
+        let after_timeout = self.rto_high.is_some_and(|high| self.snd_una <= high);
+        if self.dupacks == 3 && self.recover.is_none() && !self.sack_ok && !after_timeout {
             let _ = ctx;
             self.start_episode();
             self.fast_recoveries += 1;

@@ -9,6 +9,7 @@ pub mod congestion;
 mod connection;
 mod input;
 mod output;
+pub mod pacing;
 mod rack;
 mod recovery;
 mod recv_buf;

@@ -1,6 +1,8 @@
 //! Segment departure: what to send next, and the timers that make us send.
 
+use super::congestion::initial_window;
 use super::connection::{Connection, Ctx, window_shift};
+use super::pacing;
 use super::timers::Timer;
 use super::{SeqNum, State};
 use crate::stack::SocketError;
@@ -172,8 +174,52 @@ impl Connection {
         if !self.force_rexmit && self.board.pipe() + len > self.cc.cwnd() {
             return None;
         }
+        // The first retransmission of an episode goes at once; the rest are paced.
+        if !self.force_rexmit && self.pacing_holds(ctx) {
+            return None;
+        }
         self.force_rexmit = false;
-        self.resend(ctx, buf, start, end)
+        let n = self.resend(ctx, buf, start, end)?;
+        self.paced_sent(ctx, len);
+        Some(n)
+    }
+
+    /// Whether data is paced now: when configured, and once the window is past the RFC 6928
+    /// initial window, a burst every TCP may send anyway (small windows gain nothing from
+    /// spreading, and stay exactly ACK-clocked).
+    fn pacing_now(&self) -> bool {
+        self.paced && self.cc.cwnd() > initial_window(self.effective_mss())
+    }
+
+    /// Whether the pacer holds the next data segment back; if so, its timer is armed for
+    /// the time it may leave (only now, when the windows would let it go).
+    fn pacing_holds(&mut self, ctx: &Ctx<'_>) -> bool {
+        if !self.pacing_now() {
+            return false;
+        }
+        match self.pacer.wait_until(ctx.now) {
+            Some(at) => {
+                self.timers.set(Timer::Pacing, at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A paced segment of `bytes` left: the next may leave one gap at the pacing rate later
+    /// (cwnd/srtt doubled while below half of ssthresh, else times 1.2, as Linux does).
+    fn paced_sent(&mut self, ctx: &Ctx<'_>, bytes: usize) {
+        if !self.pacing_now() {
+            return;
+        }
+        let cwnd = self.cc.cwnd();
+        let ratio = if cwnd < self.cc.ssthresh() / 2 {
+            pacing::SLOW_START_RATIO
+        } else {
+            pacing::AVOIDANCE_RATIO
+        };
+        let gap = pacing::gap(bytes, cwnd, self.rtt.srtt(), ratio);
+        self.pacer.on_sent(ctx.now, gap);
     }
 
     /// Sends `[start, end)` (or its first MSS) again, with the FIN if it ends there.
@@ -258,7 +304,7 @@ impl Connection {
         } else {
             0
         };
-        let peer_end = self.snd_una + self.snd_wnd;
+        let peer_end = self.peer_window_end();
         let peer_room = if peer_end > self.snd_nxt {
             peer_end - self.snd_nxt
         } else {
@@ -271,7 +317,8 @@ impl Connection {
             // RFC 6675 §5: what the pipe leaves of the window.
             cwnd.saturating_sub(self.board.pipe())
         } else {
-            let cwnd_end = self.snd_una + cwnd;
+            // What the duplicate ACKs say has left the network no longer counts in flight.
+            let cwnd_end = self.snd_una + cwnd + self.reno_sacked.saturating_mul(mss);
             if cwnd_end > self.snd_nxt {
                 cwnd_end - self.snd_nxt
             } else {
@@ -309,6 +356,9 @@ impl Connection {
             }
             return None;
         }
+        if !probe && self.pacing_holds(ctx) {
+            return None;
+        }
         let mut flags = TcpFlags::ACK;
         if len > 0 && self.snd_nxt + len == data_end {
             // MUST-61: PSH on the segment that empties the buffer.
@@ -319,6 +369,9 @@ impl Connection {
         }
         let seq = self.snd_nxt;
         let (n, sent) = self.emit(ctx, buf, seq, flags, len);
+        if !probe {
+            self.paced_sent(ctx, sent);
+        }
         // Options may have left less room than planned: a FIN rides only on the last byte.
         if sent < len {
             flags = TcpFlags(flags.0 & !TcpFlags::FIN.0);
@@ -493,6 +546,8 @@ impl Connection {
                 Timer::TimeWait | Timer::FinWait2 => self.set_state(ctx, State::Closed),
                 Timer::Reorder => self.detect_losses(ctx),
                 Timer::Keepalive => self.on_keepalive_timer(ctx),
+                // The held segment may go: the stack polls us for it after every timeout.
+                Timer::Pacing => {}
                 Timer::Tlp => {
                     // Still nothing heard and nothing else recovering: probe.
                     if self.tlp.is_none() && !self.in_recovery() && !self.board.any_sacked() {
@@ -533,8 +588,10 @@ impl Connection {
         // Karn (MUST-18): nothing retransmitted is timed.
         self.rtt_sample = None;
         self.recover = None;
+        self.rto_high = Some(self.snd_max);
         self.rexmit = None;
         self.dupacks = 0;
+        self.reno_sacked = 0;
         self.tlp = None;
         self.tlp_due = false;
         self.timers.stop(Timer::Tlp);

@@ -205,6 +205,7 @@ impl Connection {
             self.rack.on_recovery_end();
         }
         self.rto_recover = None;
+        self.rto_high = None;
         self.rexmit = None;
         self.force_rexmit = false;
         self.board.unmark_lost();

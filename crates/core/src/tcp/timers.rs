@@ -21,9 +21,11 @@ pub enum Timer {
     Tlp = 6,
     /// Keep-alive: the idle time or the interval between probes ran out (RFC 9293 §3.8.4).
     Keepalive = 7,
+    /// Pacing: the next data segment may leave (`pacing.rs`).
+    Pacing = 8,
 }
 
-const COUNT: usize = 8;
+const COUNT: usize = 9;
 
 #[derive(Debug, Clone, Default)]
 pub struct Timers {
@@ -68,6 +70,7 @@ impl Timers {
             Timer::Reorder,
             Timer::Tlp,
             Timer::Keepalive,
+            Timer::Pacing,
         ];
         let due = ALL
             .into_iter()

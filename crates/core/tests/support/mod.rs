@@ -49,6 +49,9 @@ pub struct Pair {
     /// When set, packets cross these impaired links (to the server, to the client) instead
     /// of the fixed-delay `wire`.
     pub links: Option<[Impairment; 2]>,
+    /// Check both stacks' connection invariants (`Stack::check_invariants`) after every
+    /// step, and panic on the first broken one.
+    pub check_invariants: bool,
     buf: Vec<u8>,
 }
 
@@ -64,6 +67,7 @@ impl Pair {
             log: Vec::new(),
             filter: None,
             links: None,
+            check_invariants: false,
             buf: vec![0; 65536],
         }
     }
@@ -166,7 +170,26 @@ impl Pair {
         self.client.handle_timeout(self.now);
         self.server.handle_timeout(self.now);
         self.flush();
+        if self.check_invariants
+            && let Err(e) = self.invariants()
+        {
+            trace(&self.log, self.log.len());
+            panic!("at {:?}: {e}", self.now);
+        }
         true
+    }
+
+    /// Both stacks' connection invariants; the first broken one, naming its side.
+    pub fn invariants(&self) -> Result<(), String> {
+        let client = self
+            .client
+            .check_invariants()
+            .map_err(|v| format!("client {v}"));
+        client.and(
+            self.server
+                .check_invariants()
+                .map_err(|v| format!("server {v}")),
+        )
     }
 
     /// Steps until `done` holds or virtual time passes `limit`.
@@ -198,5 +221,33 @@ impl Pair {
             server.is_some() && p.client.readiness(client).connected
         }));
         (client, server.unwrap())
+    }
+}
+
+/// With `SYNACK_SIM_TRACE` set, prints the 60 packets of the log before index `end`
+/// (with a few after it, if any), decoded.
+pub fn trace(log: &[(Instant, bool, Vec<u8>)], end: usize) {
+    if std::env::var_os("SYNACK_SIM_TRACE").is_none() {
+        return;
+    }
+    let end = end.min(log.len());
+    let shown = &log[end.saturating_sub(60)..(end + 5).min(log.len())];
+    for (at, to_server, pkt) in shown {
+        let Ok((ip, payload)) = synack_core::wire::parse_ip(pkt) else {
+            continue;
+        };
+        let Ok((t, data)) = synack_core::wire::TcpRepr::parse(payload, ip.src, ip.dst, true) else {
+            continue;
+        };
+        eprintln!(
+            "{at:?} {} [{:?}] seq={} ack={} win={} len={} sack={:?}",
+            if *to_server { "C->S" } else { "S->C" },
+            t.flags,
+            t.seq,
+            t.ack,
+            t.window,
+            data.len(),
+            t.options.sack_blocks()
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use core::time::Duration;
 
-use super::hystart::{CSS_GROWTH_DIVISOR, Growth, HyStart, L_NON_PACED, SlowStartPhase};
+use super::hystart::{CSS_GROWTH_DIVISOR, Growth, HyStart, SlowStartPhase, byte_counting_limit};
 use super::{AckSample, CongestionControl, initial_window, slow_start_increase};
 use crate::time::Instant;
 
@@ -80,6 +80,8 @@ pub struct Cubic {
     /// A timeout collapsed the window and nothing new has been acknowledged since.
     after_timeout: bool,
     prior: Option<Saved>,
+    /// The sender paces: HyStart++'s L is infinite.
+    paced: bool,
 }
 
 impl Cubic {
@@ -98,6 +100,7 @@ impl Cubic {
             now: Instant::ZERO,
             after_timeout: false,
             prior: None,
+            paced: false,
         }
     }
 
@@ -164,15 +167,21 @@ impl Cubic {
         app_limited: bool,
         round: Option<&AckSample>,
     ) {
-        // RFC 9406 §4.3: L = 8 for a sender that does not pace, in the slow start HyStart++
-        // runs; a slow start after a timeout counts one MSS per ACK, as RFC 3465 advises.
+        // RFC 9406 §4.3: L = 8 for a sender that does not pace and infinity for one that
+        // does, in the slow start HyStart++ runs; a slow start after a timeout counts one MSS
+        // per ACK, as RFC 3465 advises.
         let limit = if self.hystart.is_active() {
-            L_NON_PACED
+            byte_counting_limit(self.paced)
         } else {
             1
         };
         let growth = match round {
-            Some(a) if self.hystart.is_active() => self.hystart.on_ack(a.ack, a.snd_max, a.rtt),
+            Some(a) if self.hystart.is_active() => {
+                let segments = self.cwnd as usize / mss.max(1);
+                let at = (!a.app_limited).then_some(a.now);
+                self.hystart
+                    .on_ack_at(at, a.ack, a.snd_max, a.rtt, segments)
+            }
             _ => Growth::SlowStart,
         };
         if !app_limited {
@@ -328,6 +337,14 @@ impl CongestionControl for Cubic {
         self.after_timeout = true;
         self.cwnd = mss as f64;
         self.epoch = None;
+    }
+
+    fn set_paced(&mut self, paced: bool) {
+        self.paced = paced;
+    }
+
+    fn set_ack_train(&mut self, on: bool) {
+        self.hystart.set_ack_train(on);
     }
 
     fn on_spurious_undo(&mut self) {

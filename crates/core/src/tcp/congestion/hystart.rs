@@ -3,10 +3,23 @@
 //!
 //! Rounds are marked by sequence numbers: a round ends when an ACK covers the highest
 //! sequence number that had been sent when it began.
+//!
+//! The delay test alone cannot end slow start before a queue of one bandwidth-delay product
+//! overflows: the first samples of a round show the queue as it was a round earlier, when
+//! the window was half what it is now, so by the time they show a rise of the threshold the
+//! flight is already past the path's capacity plus the queue. So the connection may also run
+//! the ACK-train test of the original HyStart (Ha and Rhee; Linux's `HYSTART_ACK_TRAIN`;
+//! `TcpConfig::hystart_ack_train`, on by default): when the ACKs of one round keep arriving
+//! close together for most of a minimum RTT, the bottleneck has been busy that long, so the
+//! window already fills the path, and slow start ends there (straight into congestion
+//! avoidance: there is no delay rise for CSS to second-guess). A round sent in bursts comes
+//! back spread by the bottleneck alone; a paced one leaves within half an RTT, so a longer
+//! train still can only come from the bottleneck.
 
 use core::time::Duration;
 
 use crate::tcp::SeqNum;
+use crate::time::Instant;
 
 /// RFC 9406 §4.3: the smallest RTT increase that ends slow start.
 pub const MIN_RTT_THRESH: Duration = Duration::from_millis(4);
@@ -20,8 +33,26 @@ pub const N_RTT_SAMPLE: u32 = 8;
 pub const CSS_GROWTH_DIVISOR: usize = 4;
 /// RFC 9406 §4.3: rounds of CSS before congestion avoidance.
 pub const CSS_ROUNDS: u32 = 5;
+/// ACK-train test: the train must last this share of the minimum RTT (2/3). A round sent
+/// faster than the bottleneck drains comes back as a train of flight/capacity, so it fires
+/// once the flight passes 2/3 of the path's capacity, with the window at 4/3 to 2 times it
+/// (slow start doubles it per round): full, and not past capacity plus a queue of one more.
+/// Linux uses 1/2 without pacing, which our own pacing (a round's segments sent within half
+/// an RTT) could fake, and 1 with it, which fires a round too late for such a queue.
+pub const ACK_TRAIN_SHARE: (u32, u32) = (2, 3);
+/// ACK-train test: ACKs further apart than this break the train (Linux's 2 ms).
+pub const ACK_TRAIN_GAP: Duration = Duration::from_millis(2);
+/// ACK-train test: not below this window in segments (Linux's `hystart_low_window`), where
+/// a round is too short to say anything.
+pub const ACK_TRAIN_LOW_WINDOW: usize = 16;
+
 /// RFC 9406 §4.3: the byte-counting limit L (in segments) for a sender that does not pace.
 pub const L_NON_PACED: usize = 8;
+
+/// RFC 9406 §4.3: L for the slow start HyStart++ runs; a paced sender uses L = infinity.
+pub fn byte_counting_limit(paced: bool) -> usize {
+    if paced { usize::MAX } else { L_NON_PACED }
+}
 
 /// Where HyStart++ stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +102,12 @@ pub struct HyStart {
     current_round_min_rtt: Option<Duration>,
     /// rttSampleCount of the current round.
     rtt_sample_count: u32,
+    /// The ACK-train test, when on: the smallest RTT seen, when the current
+    /// round began, and the last ACK of the train that started with it (`None`: broken).
+    ack_train: bool,
+    min_rtt: Option<Duration>,
+    round_start: Option<Instant>,
+    train_last: Option<Instant>,
 }
 
 impl Default for HyStart {
@@ -88,7 +125,16 @@ impl HyStart {
             last_round_min_rtt: None,
             current_round_min_rtt: None,
             rtt_sample_count: 0,
+            ack_train: false,
+            min_rtt: None,
+            round_start: None,
+            train_last: None,
         }
+    }
+
+    /// Turns the ACK-train test on or off (off here; connections turn it on by default).
+    pub fn set_ack_train(&mut self, on: bool) {
+        self.ack_train = on;
     }
 
     /// Where HyStart++ stands.
@@ -114,8 +160,31 @@ impl HyStart {
     /// One ACK in slow start or CSS: `ack` is the new SND.UNA, `snd_max` the highest sequence
     /// number sent, `rtt` the sample this ACK gave. Says how the window grows.
     pub fn on_ack(&mut self, ack: SeqNum, snd_max: SeqNum, rtt: Option<Duration>) -> Growth {
+        self.on_ack_at(None, ack, snd_max, rtt, 0)
+    }
+
+    /// As [`HyStart::on_ack`], with the ACK's arrival time and the window in segments, which
+    /// the ACK-train test needs. Without a time (an application-limited ACK says nothing
+    /// about the bottleneck) the test skips the ACK, and the gap it leaves breaks the train.
+    pub fn on_ack_at(
+        &mut self,
+        now: Option<Instant>,
+        ack: SeqNum,
+        snd_max: SeqNum,
+        rtt: Option<Duration>,
+        cwnd_segments: usize,
+    ) -> Growth {
         if self.phase == Phase::Done {
             return Growth::SlowStart;
+        }
+        if let Some(rtt) = rtt {
+            self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+        }
+        if let Some(now) = now {
+            if self.train_full(now, cwnd_segments) {
+                self.phase = Phase::Done;
+                return Growth::ExitToAvoidance;
+            }
         }
         if let Some(rtt) = rtt {
             self.current_round_min_rtt =
@@ -155,6 +224,10 @@ impl HyStart {
             }
             Some(end) => ack >= end,
         };
+        if round_over || self.round_start.is_none() {
+            self.round_start = now;
+            self.train_last = now;
+        }
         if round_over {
             self.last_round_min_rtt = self.current_round_min_rtt;
             self.current_round_min_rtt = None;
@@ -172,6 +245,30 @@ impl HyStart {
             Phase::Css { .. } => Growth::Conservative,
             Phase::SlowStart | Phase::Done => Growth::SlowStart,
         }
+    }
+}
+
+impl HyStart {
+    /// The ACK-train test on one ACK of standard slow start: true once the ACKs of this
+    /// round have come without a gap over `ACK_TRAIN_GAP` for `ACK_TRAIN_SHARE` of the
+    /// minimum RTT.
+    fn train_full(&mut self, now: Instant, cwnd_segments: usize) -> bool {
+        if !self.ack_train || self.phase != Phase::SlowStart {
+            return false;
+        }
+        let (Some(start), Some(last), Some(min_rtt)) =
+            (self.round_start, self.train_last, self.min_rtt)
+        else {
+            return false;
+        };
+        if now - last > ACK_TRAIN_GAP {
+            // A gap: the bottleneck idled; this round's train is over.
+            self.train_last = None;
+            return false;
+        }
+        self.train_last = Some(now);
+        let (num, den) = ACK_TRAIN_SHARE;
+        cwnd_segments >= ACK_TRAIN_LOW_WINDOW && now - start >= min_rtt * num / den
     }
 }
 
@@ -240,6 +337,59 @@ mod tests {
         let g = round(&mut h, &mut next, &[45 * MS - Duration::from_micros(1); 10]);
         assert!(g.iter().all(|g| *g == Growth::SlowStart));
         assert_eq!(h.phase(), SlowStartPhase::SlowStart);
+    }
+
+    /// ACKs every `gap` from time zero, in one long round; the window is `segments`. Returns
+    /// the index of the ACK that ended slow start, if one did.
+    fn train(on: bool, gap: Duration, segments: usize, acks: u32) -> Option<u32> {
+        let mut h = HyStart::new();
+        h.set_ack_train(on);
+        let at = |i: u32| Some(Instant::ZERO + gap * i);
+        // The first ACK opens a round that lasts past all the others.
+        h.on_ack_at(at(0), SeqNum(0), SeqNum(10_000), Some(20 * MS), segments);
+        (1..acks).find(|&i| {
+            h.on_ack_at(at(i), SeqNum(i), SeqNum(10_000), Some(20 * MS), segments)
+                == Growth::ExitToAvoidance
+        })
+    }
+
+    #[test]
+    fn an_ack_train_of_two_thirds_of_the_min_rtt_ends_slow_start() {
+        // 1 ms apart: the ACK at 14 ms is the first at least 13.3 ms after the round began.
+        assert_eq!(train(true, MS, 20, 40), Some(14));
+        // Off, too sparse to be a train, or too small a window: no exit.
+        assert_eq!(train(false, MS, 20, 40), None);
+        assert_eq!(train(true, 3 * MS, 20, 40), None);
+        assert_eq!(train(true, MS, ACK_TRAIN_LOW_WINDOW - 1, 40), None);
+    }
+
+    #[test]
+    fn a_gap_breaks_the_train_until_the_next_round() {
+        let mut h = HyStart::new();
+        h.set_ack_train(true);
+        let t = |ms: u64| Some(Instant::from_millis(ms));
+        h.on_ack_at(t(0), SeqNum(0), SeqNum(30), Some(20 * MS), 20);
+        let mut growth = Vec::new();
+        for i in 1..=8 {
+            growth.push(h.on_ack_at(t(i), SeqNum(i as u32), SeqNum(30), Some(20 * MS), 20));
+        }
+        // 3 ms of silence, then ACKs 1 ms apart well past 13.3 ms: still the broken round.
+        for i in 11..=30 {
+            growth.push(h.on_ack_at(t(i), SeqNum(i as u32), SeqNum(60), Some(20 * MS), 20));
+        }
+        assert!(growth.iter().all(|g| *g == Growth::SlowStart));
+        // The ACK of 30 ended that round at 30 ms; a new train ran from there.
+        let mut exit = None;
+        for i in 31..=60u64 {
+            if h.on_ack_at(t(i), SeqNum(i as u32), SeqNum(90), Some(20 * MS), 20)
+                == Growth::ExitToAvoidance
+            {
+                exit = Some(i);
+                break;
+            }
+        }
+        assert_eq!(exit, Some(44));
+        assert_eq!(h.phase(), SlowStartPhase::Done);
     }
 
     #[test]

@@ -77,6 +77,12 @@ pub trait CongestionControl: core::fmt::Debug + Send {
     /// The last reduction (fast retransmit or timeout) was spurious (DSACK, Eifel, RACK):
     /// restore the state from before it. Does nothing if there is nothing to undo.
     fn on_spurious_undo(&mut self) {}
+    /// Whether the sender paces its segments: HyStart++'s slow start then uses L = infinity
+    /// instead of L = 8 (RFC 9406 §4.3). Off unless told.
+    fn set_paced(&mut self, _paced: bool) {}
+    /// Whether the initial slow start also ends on HyStart's ACK-train signal
+    /// (`hystart.rs`). Off unless told.
+    fn set_ack_train(&mut self, _on: bool) {}
 }
 
 /// Which congestion controller new connections use.
@@ -90,12 +96,23 @@ pub enum CongestionAlgorithm {
 }
 
 impl CongestionAlgorithm {
-    /// A fresh controller for a connection whose MSS is `mss`.
+    /// A fresh controller for a connection whose MSS is `mss`, for a sender that does not
+    /// pace.
     pub fn build(self, mss: usize) -> Box<dyn CongestionControl> {
-        match self {
+        self.build_for(mss, false, false)
+    }
+
+    /// A fresh controller for a connection whose MSS is `mss`; `paced` says whether the
+    /// sender paces (HyStart++ then counts every acknowledged byte, RFC 9406 §4.3), and
+    /// `ack_train` whether slow start also ends on HyStart's ACK-train signal.
+    pub fn build_for(self, mss: usize, paced: bool, ack_train: bool) -> Box<dyn CongestionControl> {
+        let mut cc: Box<dyn CongestionControl> = match self {
             CongestionAlgorithm::NewReno => Box::new(NewReno::new(mss)),
             CongestionAlgorithm::Cubic => Box::new(Cubic::new(mss)),
-        }
+        };
+        cc.set_paced(paced);
+        cc.set_ack_train(ack_train);
+        cc
     }
 
     /// The name its controllers report.

@@ -1,10 +1,11 @@
 //! NewReno's window (RFC 5681 §3.1, RFC 6582 §3.2), with the RFC 6928 initial window and
 //! HyStart++ (RFC 9406) in the initial slow start.
 
-use super::hystart::{CSS_GROWTH_DIVISOR, Growth, HyStart, SlowStartPhase};
+use super::hystart::{CSS_GROWTH_DIVISOR, Growth, HyStart, SlowStartPhase, byte_counting_limit};
 use super::{AckSample, CongestionControl, initial_window, slow_start_increase};
 
-/// Slow start's byte-counting limit in segments: RFC 5681's min(N, SMSS) (RFC 3465 L=1).
+/// Slow start's byte-counting limit in segments outside HyStart++: RFC 5681's min(N, SMSS)
+/// (RFC 3465 L=1).
 const L: usize = 1;
 
 /// RFC 5681 Reno window management; with RFC 6582's recovery (run by the connection) this is
@@ -21,6 +22,8 @@ pub struct Reno {
     /// A timeout collapsed the window and no new data has been acknowledged since: a repeated
     /// timeout must not lower ssthresh again (RFC 5681 §3.1's note on repeated timeouts).
     after_timeout: bool,
+    /// The sender paces: HyStart++'s L is infinite.
+    paced: bool,
 }
 
 /// The name RFC 6582 gives Reno plus its recovery; the same controller.
@@ -44,6 +47,7 @@ impl Reno {
             hystart: HyStart::new(),
             prior: None,
             after_timeout: false,
+            paced: false,
         }
     }
 
@@ -103,9 +107,20 @@ impl CongestionControl for Reno {
             return;
         }
         // HyStart++ watches every ACK, limited or not: its RTT samples are still good.
-        let growth = self.hystart.on_ack(ack.ack, ack.snd_max, ack.rtt);
+        // RFC 9406 §4.3: the slow start HyStart++ runs counts up to L segments per ACK (8, or
+        // all of them when paced); later slow starts keep RFC 5681's one.
+        let limit = if self.hystart.is_active() {
+            byte_counting_limit(self.paced)
+        } else {
+            L
+        };
+        let segments = self.cwnd / ack.mss.max(1);
+        let at = (!ack.app_limited).then_some(ack.now);
+        let growth = self
+            .hystart
+            .on_ack_at(at, ack.ack, ack.snd_max, ack.rtt, segments);
         if !ack.app_limited {
-            let increase = slow_start_increase(ack.bytes_acked, ack.mss, L);
+            let increase = slow_start_increase(ack.bytes_acked, ack.mss, limit);
             self.cwnd += match growth {
                 Growth::SlowStart => increase,
                 Growth::Conservative | Growth::ExitToAvoidance => increase / CSS_GROWTH_DIVISOR,
@@ -142,6 +157,14 @@ impl CongestionControl for Reno {
         // The loss window: one segment.
         self.cwnd = mss;
         self.acked = 0;
+    }
+
+    fn set_paced(&mut self, paced: bool) {
+        self.paced = paced;
+    }
+
+    fn set_ack_train(&mut self, on: bool) {
+        self.hystart.set_ack_train(on);
     }
 
     fn on_spurious_undo(&mut self) {
