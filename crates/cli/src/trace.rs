@@ -57,6 +57,11 @@ fn run(args: &TraceArgs) -> Result<Option<String>, String> {
         })?;
         recorder.key_log(&text);
     }
+    // Packets cut by a snapshot length: their payload is partly unknown, worth a word.
+    let snapped = recorder
+        .packets_with_len()
+        .filter(|(_, data, len)| *len > data.len())
+        .count();
     let trace = recorder.finish();
 
     if let Some(path) = &args.html {
@@ -78,6 +83,7 @@ fn run(args: &TraceArgs) -> Result<Option<String>, String> {
             format,
             packets,
             skipped,
+            snapped,
         };
         print(&trace, &about, output::use_color(args.no_color))
     };
@@ -94,6 +100,8 @@ struct About<'a> {
     format: CaptureFormat,
     packets: usize,
     skipped: usize,
+    /// Packets whose payload was not all captured (a snapshot length).
+    snapped: usize,
 }
 
 /// The heading, the ladder, and each connection's phases and timings.
@@ -108,6 +116,9 @@ fn print(trace: &Trace, about: &About, color: bool) -> io::Result<()> {
         "synack trace: {} ({format}, {} IP packets",
         about.file, about.packets
     );
+    if about.snapped > 0 {
+        let _ = write!(heading, ", {} snapped", about.snapped);
+    }
     if about.skipped > 0 {
         let _ = write!(heading, ", {} frames skipped", about.skipped);
     }

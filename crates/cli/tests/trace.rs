@@ -1,5 +1,6 @@
 //! `synack trace FILE`: captures written by `synack demo --pcap` read back, damaged captures,
-//! files that are not captures, and key logs given separately.
+//! files that are not captures, key logs given separately, and captures snapped to a
+//! snapshot length.
 
 mod common;
 
@@ -229,4 +230,107 @@ fn keylog_decrypts_a_capture_that_carries_no_secrets() {
     let (code, line) = one_line_error(&["trace", arg(&bare), "--keylog", arg(&missing)]);
     assert_eq!(code, 1, "{line}");
     assert!(line.contains("missing-keys.txt"), "{line}");
+}
+
+/// The capture with every packet cut to its first `snap` bytes, as `tcpdump -s` keeps them:
+/// each Enhanced Packet Block (type 6) keeps its original length and loses the rest.
+fn snapped_copy(pcapng: &[u8], snap: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 12 <= pcapng.len() {
+        let word = |i: usize| u32::from_le_bytes(pcapng[i..i + 4].try_into().unwrap());
+        let (kind, len) = (word(at), word(at + 4) as usize);
+        assert!(
+            len >= 12 && at + len <= pcapng.len(),
+            "a little-endian pcapng"
+        );
+        if kind != 6 {
+            out.extend_from_slice(&pcapng[at..at + len]);
+            at += len;
+            continue;
+        }
+        // Interface, timestamp (2 words), captured length, original length, then the data.
+        let captured = word(at + 20) as usize;
+        let kept = captured.min(snap);
+        let mut body = pcapng[at + 8..at + 20].to_vec();
+        body.extend_from_slice(&(kept as u32).to_le_bytes());
+        body.extend_from_slice(&pcapng[at + 24..at + 28]);
+        body.extend_from_slice(&pcapng[at + 28..at + 28 + kept]);
+        body.resize(body.len().next_multiple_of(4), 0);
+        let total = (body.len() + 12) as u32;
+        out.extend_from_slice(&6u32.to_le_bytes());
+        out.extend_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&total.to_le_bytes());
+        at += len;
+    }
+    out
+}
+
+#[test]
+fn a_snapped_capture_keeps_its_sequence_space_and_says_what_was_not_captured() {
+    let dir = scratch("snapped");
+    let (live, capture) = demo_capture(&dir, &["--scheme", "http", "--body-bytes", "100000"]);
+    let snapped = dir.join("snapped.pcapng");
+    // 80 bytes: the IPv4 and TCP headers and the first few bytes of payload.
+    fs::write(&snapped, snapped_copy(&fs::read(&capture).unwrap(), 80)).unwrap();
+    let read = trace_json(&[arg(&snapped)]);
+    let fields = ["from", "flags", "seq", "ack", "len", "retransmission"];
+    let shape = |lines: &[Value]| -> Vec<String> {
+        let segments = of_type(lines, "segment");
+        let shape = segments
+            .iter()
+            .map(|s| fields.map(|f| s[f].to_string()).join(" "));
+        shape.collect()
+    };
+    assert_eq!(shape(&read), shape(&live));
+    assert_eq!(phase_names(&read), phase_names(&live));
+    let segments = of_type(&read, "segment");
+    let cut: Vec<&&Value> = segments
+        .iter()
+        .filter(|s| s.get("captured").is_some())
+        .collect();
+    assert!(!cut.is_empty(), "no segment says it was snapped");
+    for s in &cut {
+        assert!(s["captured"].as_u64() < s["len"].as_u64(), "{s}");
+    }
+
+    let out = synack(&["trace", arg(&snapped)]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let heading = stdout.lines().next().unwrap_or_default();
+    assert!(
+        heading.contains(&format!("{} snapped", cut.len())),
+        "{heading}"
+    );
+    assert!(stdout.contains(" captured)"), "{stdout}");
+}
+
+#[test]
+fn a_snapped_https_capture_names_only_what_it_kept() {
+    let dir = scratch("snapped-https");
+    let (live, capture) = demo_capture(&dir, &["--body-bytes", "20000"]);
+    let snapped = dir.join("snapped.pcapng");
+    fs::write(&snapped, snapped_copy(&fs::read(&capture).unwrap(), 80)).unwrap();
+    let read = trace_json(&[arg(&snapped)]);
+    let fields = ["from", "flags", "seq", "ack", "len", "retransmission"];
+    let shape = |lines: &[Value]| -> Vec<String> {
+        let segments = of_type(lines, "segment");
+        let shape = segments
+            .iter()
+            .map(|s| fields.map(|f| s[f].to_string()).join(" "));
+        shape.collect()
+    };
+    assert_eq!(shape(&read), shape(&live));
+    let names: Vec<String> = of_type(&read, "tls-message")
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(names.first().map(String::as_str), Some("ClientHello"));
+    // Records after a cut are found by their declared lengths; their type stays hidden.
+    assert!(names.iter().any(|n| n == "encrypted record"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("ApplicationData")),
+        "{names:?}"
+    );
 }

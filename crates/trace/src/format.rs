@@ -13,6 +13,15 @@ pub(crate) fn duration(ns: u64) -> String {
     format!("{} ms", ms(ns))
 }
 
+/// A segment's payload length: `len 1448`, or for a snapped packet `len 1448 (40 captured)`.
+pub(crate) fn payload_len(len: usize, captured: usize) -> String {
+    if captured < len {
+        format!("len {len} ({captured} captured)")
+    } else {
+        format!("len {len}")
+    }
+}
+
 /// Flag names in Wireshark's order (by bit, lowest first): `SYN, ACK`, `FIN, PSH, ACK`.
 pub(crate) fn flags(f: TcpFlags) -> String {
     const ORDER: [(TcpFlags, &str); 8] = [

@@ -60,8 +60,14 @@ pub(crate) fn requests(stream: &Stream) -> Vec<Message> {
         let head = match parse_request_head(&buf) {
             Parse::Head(head) => head,
             Parse::Partial => {
-                out.extend(partial_head(stream, off, &buf));
-                break;
+                let Some(msg) = partial_head(stream, off, &buf) else {
+                    break;
+                };
+                off = msg.end;
+                out.push(msg);
+                // A head cut by bytes sent but not captured: go on where capture resumes.
+                off = skip_blank_lines(stream, off);
+                continue;
             }
             Parse::NotHttp => break,
         };
@@ -91,8 +97,15 @@ pub(crate) fn responses(stream: &Stream, requests: &[Message]) -> Vec<Message> {
         let head = match parse_response_head(&buf, method) {
             Parse::Head(head) => head,
             Parse::Partial => {
-                out.extend(partial_head(stream, off, &buf));
-                break;
+                let Some(msg) = partial_head(stream, off, &buf) else {
+                    break;
+                };
+                off = msg.end;
+                out.push(msg);
+                // As for requests; taken to answer one (its status is not known).
+                answered += 1;
+                off = skip_blank_lines(stream, off);
+                continue;
             }
             Parse::NotHttp => break,
         };
@@ -278,12 +291,14 @@ fn read_line<'a>(stream: &Stream<'a>, pos: u64) -> Option<(Vec<u8>, u64)> {
 }
 
 /// A head that was cut short (by the capture's end or a hole) still names its message when
-/// its first line is there.
+/// its first line is there. Where it ends is unknown: it is taken to run over the hole, up to
+/// where captured bytes resume (a snapped packet's payload tail is most likely its own).
 fn partial_head(stream: &Stream, off: u64, buf: &[u8]) -> Option<Message> {
     if !buf.windows(2).any(|w| w == b"\r\n") {
         return None;
     }
-    let end = stream.contiguous_end(off);
+    // Past `off`: the buffer holds a CRLF, so at least two bytes were captured there.
+    let end = stream.next_kept(stream.contiguous_end(off));
     Some(Message {
         start: off,
         head_end: end,
@@ -401,6 +416,23 @@ mod tests {
         assert_eq!(reqs.len(), 1);
         assert_eq!(reqs[0].first_line, "GET /big HTTP/1.1");
         assert!(!reqs[0].complete);
+    }
+
+    #[test]
+    fn heads_cut_by_snapping_are_named_and_parsing_goes_on() {
+        // Two requests, each in a segment of which only the first 20 bytes were kept.
+        let (a, b) = (
+            b"GET /a HTTP/1.1\r\nHost: example\r\n\r\n",
+            b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        let at = a.len() as u64;
+        let s = Stream::new(vec![(0, &a[..20]), (at, &b[..20])]).reaching(at + b.len() as u64);
+        let reqs = requests(&s);
+        let lines: Vec<&str> = reqs.iter().map(|r| r.first_line.as_str()).collect();
+        assert_eq!(lines, ["GET /a HTTP/1.1", "GET /b HTTP/1.1"]);
+        assert_eq!((reqs[0].start, reqs[0].end), (0, at));
+        assert_eq!(reqs[1].end, at + b.len() as u64);
+        assert!(reqs.iter().all(|r| !r.complete));
     }
 
     #[test]

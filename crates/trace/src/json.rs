@@ -26,6 +26,9 @@ struct SegmentLine<'a> {
     ack_raw: u32,
     win: u32,
     len: usize,
+    /// Payload bytes captured, only when fewer than `len` (a snapped packet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    captured: Option<usize>,
     options: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     carries: Option<&'a str>,
@@ -175,6 +178,7 @@ fn segment(conn: u32, s: &SegmentRecord) -> SegmentLine<'_> {
         ack_raw: s.ack_raw,
         win: s.win,
         len: s.len,
+        captured: (s.captured < s.len).then_some(s.captured),
         options: &s.options,
         carries: s.carries.as_deref(),
         retransmission: s.retransmission,

@@ -1,7 +1,8 @@
 //! synack-trace: what crossed a link becomes per-connection lifecycles, rendered as a ladder
 //! diagram or as JSON lines.
 //!
-//! Feed a [`Recorder`] every IP packet (and, optionally, the state changes a stack reports),
+//! Feed a [`Recorder`] every IP packet (whole, or snapped to its first bytes with
+//! [`Recorder::packet_snapped`]; and, optionally, the state changes a stack reports),
 //! then [`Recorder::finish`] it into a [`Trace`]: connections with relative sequence numbers,
 //! retransmissions, the HTTP/1.x messages in each direction, TLS records and handshake
 //! messages ([`TlsSession`], [`TlsMessage`]; decrypted when [`Recorder::key_log`] holds the

@@ -182,8 +182,12 @@ pub struct SegmentRecord {
     /// The window in bytes: scaled once both SYNs negotiated scaling (Wireshark's
     /// "calculated window"), raw otherwise.
     pub win: u32,
-    /// Payload bytes.
+    /// Payload bytes on the wire, as the headers claim.
     pub len: usize,
+    /// Payload bytes captured: `len`, or fewer when the packet was snapped (a capture's
+    /// snapshot length, a recorder keeping headers only). The rest are unknown: they count
+    /// in sequence space but not in the reassembled stream.
+    pub captured: usize,
     /// Options in wire order, NOP and EOL left out: "mss 1460", "sackOK", "ts 123 0",
     /// "ws 7", "sack 1001-2449" (relative to the receiver's ISN), "opt-N" for unknown kinds.
     pub options: Vec<String>,
@@ -359,7 +363,8 @@ pub struct TlsMessage {
     /// "Certificate", "CertificateVerify", "ServerKeyExchange", "ServerHelloDone",
     /// "ClientKeyExchange", "Finished", "NewSessionTicket", "KeyUpdate", "ChangeCipherSpec",
     /// "Alert", "ApplicationData"; for records that stayed encrypted "encrypted handshake",
-    /// "ApplicationData (encrypted)", "Alert (encrypted)".
+    /// "Alert (encrypted)", "ApplicationData (encrypted)" (TLS 1.2, whose record types are
+    /// in the clear), "encrypted record" (TLS 1.3, which hides every record's type).
     pub name: String,
     /// What it says, briefly: the ClientHello's SNI, versions, key shares, ALPN and suite
     /// count; the ServerHello's version, suite and group; "1 cert"; "warning close_notify";

@@ -22,12 +22,14 @@ pub struct Recorder {
     next_order: u64,
 }
 
-/// A packet: its time, where its bytes are in `Recorder::bytes`, and its recording order.
+/// A packet: its time, where its bytes are in `Recorder::bytes`, its recording order, and
+/// its length on the wire (more than the bytes kept when it was snapped).
 #[derive(Debug, Clone)]
 pub(crate) struct PacketInput {
     pub t_ns: u64,
     pub order: u64,
     pub range: Range<usize>,
+    pub original_len: usize,
 }
 
 /// A state change as reported.
@@ -47,13 +49,30 @@ impl Recorder {
         Recorder::default()
     }
 
-    /// An IP packet (IPv4 or IPv6, starting at the IP header) as it crossed the link at t_ns.
+    /// An IP packet (IPv4 or IPv6, starting at the IP header) as it crossed the link at t_ns,
+    /// every byte of it kept.
     pub fn packet(&mut self, t_ns: u64, data: &[u8]) {
+        self.packet_snapped(t_ns, data, data.len());
+    }
+
+    /// An IP packet of which only the first bytes were kept: `data` holds them (at least the
+    /// IP and TCP headers, for the packet to be analyzed), `original_len` is the packet's
+    /// length on the wire. The analysis counts the sequence space the headers claim and
+    /// treats the payload bytes not kept as unknown (a hole in the stream, never a
+    /// retransmission). An `original_len` below `data.len()` is taken as `data.len()`.
+    pub fn packet_snapped(&mut self, t_ns: u64, data: &[u8], original_len: usize) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(data);
         let order = self.bump();
         let range = start..self.bytes.len();
-        self.packets.push(PacketInput { t_ns, order, range });
+        let original_len = original_len.max(data.len());
+        let input = PacketInput {
+            t_ns,
+            order,
+            range,
+            original_len,
+        };
+        self.packets.push(input);
     }
 
     /// A connection state change reported by a stack; `local` is the reporting side.
@@ -91,9 +110,16 @@ impl Recorder {
         &self.key_log
     }
 
-    /// Every recorded packet as (time in ns, IP packet bytes), in recording order.
+    /// Every recorded packet as (time in ns, IP packet bytes kept), in recording order.
     pub fn packets(&self) -> impl Iterator<Item = (u64, &[u8])> {
         self.packets.iter().map(|p| (p.t_ns, self.data(p)))
+    }
+
+    /// Every recorded packet as (time in ns, IP packet bytes kept, length on the wire), in
+    /// recording order; the length exceeds the bytes kept for a snapped packet.
+    pub fn packets_with_len(&self) -> impl Iterator<Item = (u64, &[u8], usize)> {
+        let all = self.packets.iter();
+        all.map(|p| (p.t_ns, self.data(p), p.original_len))
     }
 
     /// Packets recorded so far.

@@ -1,6 +1,7 @@
 //! The kernel's own TCP, captured by tcpdump on the loopback interface: a curl GET against a
 //! tiny HTTP server reads back (pcap, and pcapng after tshark converts it) into a connection
-//! with all four phases.
+//! with all four phases; captured with a snapshot length (`-s 96`), into the same sequence
+//! space with the payload marked as not captured.
 
 mod capture_support;
 
@@ -14,12 +15,25 @@ use std::time::{Duration, Instant};
 
 use capture_support::{TempFile, have, is_root, skip, temp_path};
 use synack_trace::capture::{self, Capture, CaptureFormat};
-use synack_trace::{PhaseName, Trace};
+use synack_trace::{PhaseName, Side, Trace};
 
 const BODY: &str = "hello from the kernel's TCP\n";
 
 /// Answers one GET with `BODY`, then closes.
 fn serve_once(listener: TcpListener) {
+    serve_body(listener, BODY);
+}
+
+/// The response `serve_body` sends for `body`.
+fn response(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Answers one GET with `body`, then closes.
+fn serve_body(listener: TcpListener, body: &str) {
     let (mut stream, _) = listener.accept().unwrap();
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
@@ -28,11 +42,7 @@ fn serve_once(listener: TcpListener) {
         assert!(n > 0, "request cut short");
         request.extend_from_slice(&buf[..n]);
     }
-    let response = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    stream.write_all(response.as_bytes()).unwrap();
+    stream.write_all(response(body).as_bytes()).unwrap();
 }
 
 /// GET / from 127.0.0.1:`port` with curl, or a plain socket when curl is missing.
@@ -62,8 +72,15 @@ struct Tcpdump(Child);
 impl Tcpdump {
     /// Starts capturing `tcp port N` on lo and waits until it says it is listening.
     fn start(file: &Path, port: u16) -> Tcpdump {
+        Tcpdump::start_with(file, port, &[])
+    }
+
+    /// As `start`, with more tcpdump arguments (`-s 96`).
+    fn start_with(file: &Path, port: u16, extra: &[&str]) -> Tcpdump {
         let mut child = Command::new("tcpdump")
-            .args(["-i", "lo", "-U", "-n", "-w"])
+            .args(["-i", "lo", "-U", "-n"])
+            .args(extra)
+            .arg("-w")
             .arg(file)
             .arg(format!("tcp port {port}"))
             .stdout(Stdio::null())
@@ -202,4 +219,73 @@ fn kernel_tcp_captured_by_tcpdump() {
     let want: Vec<_> = capture.recorder.packets().collect();
     assert_eq!(got, want, "same packets and times through pcapng");
     assert_eq!(phase_names(&converted.recorder.finish()), phases);
+}
+
+#[test]
+fn kernel_tcp_captured_by_tcpdump_with_a_snapshot_length() {
+    if !have("tcpdump") {
+        return skip("tcpdump is not installed");
+    }
+    if !is_root() {
+        return skip("capturing on lo needs root");
+    }
+    // Big enough for several segments, each snapped to its headers and a few bytes.
+    let body: String = (0..200_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let pcap = TempFile(temp_path("lo-snapped.pcap"));
+    let tcpdump = Tcpdump::start_with(&pcap.0, port, &["-s", "96"]);
+
+    let served = body.clone();
+    let server = thread::spawn(move || serve_body(listener, &served));
+    assert_eq!(get(port).len(), body.len());
+    server.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !closed(&pcap.0) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    tcpdump.stop();
+
+    let capture = read(&pcap.0);
+    assert_eq!(capture.error, None);
+    let snapped = capture
+        .recorder
+        .packets_with_len()
+        .filter(|(_, p, len)| *len > p.len())
+        .count();
+    assert!(snapped > 0, "tcpdump -s 96 snapped nothing");
+    let trace = capture.recorder.finish();
+    assert_eq!(trace.malformed_packets, 0);
+    assert_eq!(trace.connections.len(), 1, "{trace:#?}");
+    // Loopback loses nothing: every retransmission would be a misreading of the lengths.
+    assert_eq!(trace.retransmissions(), 0);
+    let conn = &trace.connections[0];
+    let phases = phase_names(&trace);
+    for name in [
+        PhaseName::Tcp3WayHandshake,
+        PhaseName::HttpRequest,
+        PhaseName::HttpResponse,
+        PhaseName::Tcp4WayHandshake,
+    ] {
+        assert!(phases.contains(&name), "{name:?} missing from {phases:?}");
+    }
+    for p in conn
+        .phases
+        .iter()
+        .filter(|p| p.name.as_str().starts_with("tcp"))
+    {
+        assert!(p.complete, "{p:?}");
+    }
+    // The sequence space is the whole response's, though little of it was captured.
+    let from_server = conn.segments.iter().filter(|s| s.from == Side::Server);
+    let sent: usize = from_server.clone().map(|s| s.len).sum();
+    let captured: usize = from_server.map(|s| s.captured).sum();
+    assert_eq!(sent, response(&body).len());
+    assert!(captured < sent / 100, "{captured} of {sent}");
+    let first_lines: Vec<_> = conn.http.iter().map(|m| m.first_line.as_str()).collect();
+    assert_eq!(first_lines, ["GET / HTTP/1.1", "HTTP/1.1 200 OK"]);
+    let text = synack_trace::ladder::render(&trace, None, &Default::default());
+    assert!(text.contains(" captured)"), "{text}");
 }

@@ -10,6 +10,7 @@ use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hyper::Method;
@@ -23,7 +24,8 @@ use tokio::time::Instant;
 
 use crate::cli::{GetArgs, USAGE_ERROR};
 use crate::serve::device::TunSetup;
-use crate::serve::record::Book;
+use crate::serve::print;
+use crate::serve::record::{Book, Lifecycle};
 use crate::{link, output};
 use fetch::{Ask, Fetched};
 use tls::Trust;
@@ -354,7 +356,7 @@ async fn run(setup: &Setup) -> Result<bool, GetError> {
         setup.target,
         tun.config.name
     );
-    print_trace(setup, &title, &trace, summary.as_ref(), fetched)
+    print_trace(setup, &title, &trace, &finished, summary.as_ref(), fetched)
         .map_err(|e| GetError::Other(format!("writing the output failed: {e}")))?;
     if let Some(stats) = link_stats {
         let effects = link::effects(&stats.egress(), &stats.ingress());
@@ -445,12 +447,19 @@ async fn kernel(
     Ok(fetched.success)
 }
 
+/// The summary under the ladder. `verified` here means the server answered with success;
+/// with no upload, the hash shown is the body's (the ladder shows the "sent" one).
 fn summary(f: &Fetched, trace: &Trace) -> Summary {
+    let shown = if f.upload_sha256.is_empty() {
+        &f.sha256
+    } else {
+        &f.upload_sha256
+    };
     Summary {
         requests: 1,
         bytes_down: f.bytes_down,
         bytes_up: f.bytes_up,
-        sha256_sent: f.upload_sha256.clone(),
+        sha256_sent: shown.clone(),
         sha256_received: f.sha256.clone(),
         verified: f.success,
         segments: trace.segments() as u64,
@@ -481,21 +490,30 @@ fn result_lines(out: &mut impl Write, f: &Fetched) -> io::Result<()> {
     Ok(())
 }
 
+/// Prints the ladder (or JSON lines, each connection's `connection` line first) with the
+/// result and timings; `recorded` says what the record left out.
 fn print_trace(
     setup: &Setup,
     title: &str,
     trace: &Trace,
+    recorded: &[Arc<Lifecycle>],
     summary: Option<&Summary>,
     fetched: Option<&Fetched>,
 ) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if setup.json {
+        for f in recorded {
+            writeln!(out, "{}", print::connection_line(f))?;
+        }
         output::write_json(trace, summary, &mut out)?;
         return out.flush();
     }
     let (b, r) = output::bold(setup.color);
     writeln!(out, "{b}{title}{r}")?;
     writeln!(out, "link: TUN, {}", link::describe(&setup.link))?;
+    for f in recorded.iter().filter(|f| f.elided.total_segments() > 0) {
+        writeln!(out, "{}", print::heading(f))?;
+    }
     writeln!(out)?;
     let options = LadderOptions {
         color: setup.color,

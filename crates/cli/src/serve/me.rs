@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use synack_trace::ladder::{self, LadderOptions};
 use synack_trace::{ConnectionTrace, Side, TcpFlags, Trace};
 
+use super::record::RECENT;
 use super::{App, ConnCtx};
 use crate::output;
 
@@ -161,12 +162,15 @@ pub fn syn_options(conn: &ConnectionTrace, side: Side) -> Option<Value> {
     }))
 }
 
-/// `/connections`: the recent finished connections, as ladders or JSON lines.
+/// `/connections`: the connections still open (as recorded so far, with our state) and
+/// the recent finished ones, oldest first in each group; ladders or JSON lines.
 pub fn connections(app: &App, as_json: bool) -> Page {
+    let open = app.book.open(RECENT);
     let recent = app.book.recent();
+    let all = open.iter().chain(recent.iter().map(|f| &**f));
     if as_json {
         let mut out = Vec::new();
-        for f in &recent {
+        for f in all {
             let _ = super::print::json_lines(f, &mut out);
         }
         return Page {
@@ -175,10 +179,12 @@ pub fn connections(app: &App, as_json: bool) -> Page {
         };
     }
     let mut body = format!(
-        "{} recent connection(s), oldest first (JSON lines: Accept: application/json)\n\n",
+        "{} open and {} recent finished connection(s), oldest first in each (JSON lines: \
+         Accept: application/json)\n\n",
+        open.len(),
         recent.len()
     );
-    for f in &recent {
+    for f in all {
         body.push_str(&super::print::heading(f));
         body.push('\n');
         body.push_str(&plain_ladder(&f.trace));

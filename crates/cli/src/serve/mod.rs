@@ -2,13 +2,15 @@
 //! (curl, browsers, Python), with each connection's lifecycle drawn when it ends.
 //!
 //! The device is recorded both ways ([`record`]); hyper serves each connection (keep-alive),
-//! under rustls with `--tls`. Ctrl-C stops accepting, lets every connection close cleanly
-//! (close_notify, FIN), prints what is left, writes `--pcap`, and exits 0.
+//! under rustls with `--tls`. Ctrl-C (SIGINT) or SIGTERM (what service managers and `timeout`
+//! send) stops accepting, lets every connection close cleanly (close_notify, FIN), prints what
+//! is left, writes `--pcap`, and exits 0.
 
 pub mod device;
 pub mod files;
+mod gaps;
 mod me;
-mod print;
+pub mod print;
 pub mod record;
 mod routes;
 mod tls;
@@ -47,7 +49,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often finished connections are collected and printed.
 const SWEEP_EVERY: Duration = Duration::from_millis(100);
 
-/// Runs the server until Ctrl-C.
+/// Runs the server until Ctrl-C or SIGTERM.
 pub fn main(args: ServeArgs) -> ExitCode {
     let setup = match Setup::new(&args) {
         Ok(setup) => setup,
@@ -184,13 +186,16 @@ async fn run(setup: Setup) -> Result<(), ServeError> {
         let at = SocketAddr::new(*addr, setup.port);
         listeners.push(net.listen(at).map_err(|e| ServeError::Io("listening", e))?);
     }
+    // Before "listening" is printed: from then on a signal stops the server cleanly.
+    let stop_signal = stop_signal().map_err(|e| ServeError::Io("watching for signals", e))?;
+    tokio::pin!(stop_signal);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let urls: Vec<String> = listeners
         .iter()
         .map(|l| format!("{scheme}://{}/", l.local_addr()))
         .collect();
     eprintln!(
-        "synack serve: listening on {} (device {}, MTU {}, {}); Ctrl-C stops",
+        "synack serve: listening on {} (device {}, MTU {}, {}); Ctrl-C or SIGTERM stops",
         urls.join(" and "),
         setup.tun.config.name,
         setup.tun.config.mtu,
@@ -220,11 +225,12 @@ async fn run(setup: Setup) -> Result<(), ServeError> {
     };
     let mut conns = JoinSet::new();
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            _ = &mut ctrl_c => break,
+            signal = &mut stop_signal => {
+                eprintln!("synack serve: {signal}");
+                break;
+            }
             Some(stream) = accepted.recv() => {
                 conns.spawn(connection(app.clone(), tls.clone(), stream, stop_rx.clone()));
             }
@@ -291,6 +297,20 @@ async fn run(setup: Setup) -> Result<(), ServeError> {
     }
     drop(net);
     Ok(())
+}
+
+/// Resolves with the signal's name on the first SIGINT (Ctrl-C) or SIGTERM. Both handlers
+/// are installed before it returns, so neither signal kills the process from then on.
+fn stop_signal() -> io::Result<impl std::future::Future<Output = &'static str>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => "SIGINT (Ctrl-C)",
+            _ = terminate.recv() => "SIGTERM",
+        }
+    })
 }
 
 /// Accepts until told to stop; the listener is dropped then, so later SYNs are refused.

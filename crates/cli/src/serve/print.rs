@@ -1,33 +1,93 @@
-//! A finished connection for people (a heading, the ladder, timings) or tools (JSON lines
-//! whose `conn` is the connection's number in this run).
+//! A connection's lifecycle for people (a heading, the ladder, timings) or tools (JSON lines
+//! whose `conn` is the connection's number in this run, after one `connection` line saying
+//! whether it is still open, our state, and what was left out of the record).
 
 use std::io::{self, Write};
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use synack_trace::Side;
 use synack_trace::ladder::{self, LadderOptions};
 
-use super::record::{Finished, PAYLOAD_CAP};
+use super::record::{FROM_PEER, FROM_US, Lifecycle, PAYLOAD_CAP};
 use crate::output;
 
-/// "connection 3: 10.77.0.1:41234 ⇄ 10.77.0.2:80, 14 segments (+ 40 not recorded ...)".
-pub fn heading(f: &Finished) -> String {
+/// "connection 3: 10.77.0.1:41234 ⇄ 10.77.0.2:80, 14 segments (+ 40 not recorded ...)";
+/// "connection 4 (open, ESTABLISHED): ..." for one still open.
+pub fn heading(f: &Lifecycle) -> String {
     let segments = f.trace.segments();
-    let elided = match f.elided {
+    let e = &f.elided;
+    let elided = match e.total_segments() {
         0 => String::new(),
         n => format!(
-            " (+ {n} not recorded: beyond {} KiB of payload a direction)",
+            " (+ {n} not recorded, {} of payload from us and {} from the peer: beyond {} KiB \
+             a direction the data is counted, not kept)",
+            bytes(e.payload[FROM_US]),
+            bytes(e.payload[FROM_PEER]),
             PAYLOAD_CAP / 1024
         ),
     };
+    let open = match (f.open, f.state) {
+        (false, _) => String::new(),
+        (true, Some(state)) => format!(" (open, {})", state.rfc_name()),
+        (true, None) => " (open)".to_owned(),
+    };
     format!(
-        "connection {}: {} ⇄ {}, {segments} segments{elided}",
+        "connection {}{open}: {} ⇄ {}, {segments} segments{elided}",
         f.id, f.key.1, f.key.0
     )
 }
 
-/// The connection as JSON lines (docs/trace-format.md), each `conn` set to its number in
-/// this run, then one `timings` line when it has timings.
-pub fn json_lines(f: &Finished, out: &mut impl Write) -> io::Result<()> {
+/// "934.3 KiB", "12 B".
+fn bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
+/// The `connection` line: the connection's number, ends, whether it is still open, our
+/// stack's last state, and per sending side the segments and payload bytes left out of the
+/// record (the gap in its sequence numbers that is no loss: nothing is missing on the wire).
+pub fn connection_line(f: &Lifecycle) -> Value {
+    // Our end is the server unless the trace says we opened the connection.
+    let we_are = match f.trace.connections.first() {
+        Some(c) if c.client == f.key.0 => Side::Client,
+        _ => Side::Server,
+    };
+    let side = |s: Side| {
+        let dir = if s == we_are { FROM_US } else { FROM_PEER };
+        json!({
+            "segments": f.elided.segments[dir],
+            "payload_bytes": f.elided.payload[dir],
+        })
+    };
+    let (client, server) = match we_are {
+        Side::Server => (f.key.1, f.key.0),
+        Side::Client => (f.key.0, f.key.1),
+    };
+    json!({
+        "type": "connection",
+        "conn": f.id,
+        "client": client.to_string(),
+        "server": server.to_string(),
+        "ours": we_are.as_str(),
+        "open": f.open,
+        "state": f.state.map(|s| format!("{s:?}")),
+        "segments": f.trace.segments(),
+        "elided": {
+            "client": side(Side::Client),
+            "server": side(Side::Server),
+            "payload_cap": PAYLOAD_CAP,
+        },
+    })
+}
+
+/// The connection as JSON lines: its `connection` line, then the trace's lines
+/// (docs/trace-format.md), each `conn` set to its number in this run, then one `timings`
+/// line when it has timings.
+pub fn json_lines(f: &Lifecycle, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "{}", connection_line(f))?;
     let mut lines = Vec::new();
     output::write_json(&f.trace, None, &mut lines)?;
     for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -56,7 +116,7 @@ pub struct Printer {
 
 impl Printer {
     /// Prints each connection; a closed stdout is not worth stopping the server for.
-    pub fn print(&self, finished: &[std::sync::Arc<Finished>]) {
+    pub fn print(&self, finished: &[std::sync::Arc<Lifecycle>]) {
         if finished.is_empty() {
             return;
         }
@@ -67,7 +127,7 @@ impl Printer {
         let _ = out.flush();
     }
 
-    fn one(&self, f: &Finished, out: &mut impl Write) -> io::Result<()> {
+    fn one(&self, f: &Lifecycle, out: &mut impl Write) -> io::Result<()> {
         if self.json {
             return json_lines(f, out);
         }

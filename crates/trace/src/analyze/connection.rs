@@ -52,6 +52,9 @@ pub(crate) fn build(id: u32, segs: &[Segment<'_>], keys: &KeyLog) -> ConnectionT
     let mut unwrap = PerSide::<Unwrapper>::default();
     let mut sent = PerSide::<RangeSet>::default();
     let mut chunks: PerSide<Vec<(u64, &[u8])>> = PerSide::default();
+    // Where each direction's bytes reach, kept or not: a snapped payload's tail is unknown,
+    // not absent.
+    let mut reach = PerSide::<u64>::default();
     // Each payload's stream range, to name what it carries once messages are known.
     let mut ranges = Vec::with_capacity(segs.len());
     let mut segments = Vec::with_capacity(segs.len());
@@ -83,7 +86,8 @@ pub(crate) fn build(id: u32, segs: &[Segment<'_>], keys: &KeyLog) -> ConnectionT
             seq_raw: s.tcp.seq,
             ack_raw: s.tcp.ack,
             win,
-            len: s.payload.len(),
+            len: s.len,
+            captured: s.payload.len(),
             options: options::describe(s.options, isn[from.peer()]),
             carries: None,
             retransmission: false,
@@ -98,8 +102,11 @@ pub(crate) fn build(id: u32, segs: &[Segment<'_>], keys: &KeyLog) -> ConnectionT
         let range = if s.has(TcpFlags::RST) {
             None
         } else {
+            // Only the bytes kept go into the stream: the rest of a snapped payload is a hole.
             chunks[from].push((offset, s.payload));
-            Some(offset..offset + s.payload.len() as u64)
+            let end = offset + s.len as u64;
+            reach[from] = reach[from].max(end);
+            Some(offset..end)
         };
         ranges.push(range);
         segments.push(SegmentRecord {
@@ -109,7 +116,10 @@ pub(crate) fn build(id: u32, segs: &[Segment<'_>], keys: &KeyLog) -> ConnectionT
     }
 
     let [client_chunks, server_chunks] = chunks.0;
-    let streams = [Stream::new(client_chunks), Stream::new(server_chunks)];
+    let streams = [
+        Stream::new(client_chunks).reaching(reach[Side::Client]),
+        Stream::new(server_chunks).reaching(reach[Side::Server]),
+    ];
     let (http, tls, tls_messages, tls_phase) =
         match tls_conn::analyze(&mut segments, &ranges, &streams, keys) {
             Some(t) => (t.http, Some(t.session), t.messages, t.handshake),

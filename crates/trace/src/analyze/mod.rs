@@ -82,7 +82,7 @@ pub(crate) fn analyze(rec: &Recorder) -> Trace {
     let mut groups: Vec<Group> = Vec::new();
     let mut current: HashMap<Key, usize> = HashMap::new();
     for p in packets {
-        let seg = match packet::parse(p.t_ns, p.order, rec.data(p)) {
+        let seg = match packet::parse(p.t_ns, p.order, rec.data(p), p.original_len) {
             Parsed::Tcp(seg) => seg,
             Parsed::NotTcp => {
                 trace.non_tcp_packets += 1;

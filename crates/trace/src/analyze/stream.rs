@@ -1,5 +1,6 @@
 //! One direction's byte stream, reassembled from segments in sequence order. Retransmitted
-//! and overlapping bytes are kept once; holes the capture never filled stay holes.
+//! and overlapping bytes are kept once; holes the capture never filled stay holes, and so do
+//! the payload bytes of snapped packets, which crossed the link but were not kept.
 
 use std::borrow::Cow;
 
@@ -7,6 +8,8 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Stream<'a> {
     pieces: Vec<(u64, &'a [u8])>,
+    /// Offset just past the last byte sent, kept or not (at least the last kept byte's).
+    reach: u64,
 }
 
 impl<'a> Stream<'a> {
@@ -30,14 +33,20 @@ impl<'a> Stream<'a> {
             }
             covered_to = end;
         }
-        Stream { pieces }
+        let reach = pieces.last().map_or(0, |&p| piece_end(p));
+        Stream { pieces, reach }
     }
 
-    /// Offset just past the last byte captured.
+    /// The stream with bytes known to have been sent up to `end`, whether kept or not.
+    pub fn reaching(mut self, end: u64) -> Stream<'a> {
+        self.reach = self.reach.max(end);
+        self
+    }
+
+    /// Offset just past the last byte sent: captured, or known from a snapped packet's
+    /// length. Bytes before it that were not captured read as a hole.
     pub fn end(&self) -> u64 {
-        self.pieces
-            .last()
-            .map_or(0, |&(off, d)| off + d.len() as u64)
+        self.reach
     }
 
     /// Offset just past the run of captured bytes that starts at `from` (`from` itself when
@@ -55,6 +64,15 @@ impl<'a> Stream<'a> {
             i += 1;
         }
         end
+    }
+
+    /// Offset of the first captured byte at or after `from`; the end when there is none.
+    pub fn next_kept(&self, from: u64) -> u64 {
+        let i = self.pieces.partition_point(|&p| piece_end(p) <= from);
+        match self.pieces.get(i) {
+            Some(&(off, _)) => off.max(from),
+            None => self.reach.max(from),
+        }
     }
 
     /// Up to `max` captured bytes starting at `from`, stopping at a hole. Borrows when the
@@ -123,5 +141,21 @@ mod tests {
         assert_eq!(&*s.read(1, 10), b"bc");
         assert_eq!(&*s.read(4, 10), b"");
         assert_eq!(s.end(), 7);
+    }
+
+    #[test]
+    fn bytes_sent_but_not_kept_extend_the_end_as_a_hole() {
+        let s = Stream::new(vec![(0, &b"abc"[..])]).reaching(10);
+        assert_eq!(s.end(), 10);
+        assert_eq!(s.contiguous_end(0), 3);
+        assert_eq!(&*s.read(0, 10), b"abc");
+        assert_eq!(&*s.read(5, 10), b"");
+        assert_eq!(s.next_kept(1), 1);
+        assert_eq!(s.next_kept(3), 10);
+        let holed = Stream::new(vec![(0, &b"ab"[..]), (6, b"gh")]).reaching(12);
+        assert_eq!(holed.next_kept(2), 6);
+        assert_eq!(holed.next_kept(8), 12);
+        // Never below what was kept.
+        assert_eq!(Stream::new(vec![(0, &b"abc"[..])]).reaching(1).end(), 3);
     }
 }

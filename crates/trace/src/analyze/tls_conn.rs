@@ -219,7 +219,10 @@ fn handshake_phase(
             .iter()
             .flatten()
             .filter(mapped)
-            .filter(|m| !m.name.starts_with("ApplicationData") && !m.name.starts_with("Alert"))
+            .filter(|m| {
+                let after = ["ApplicationData", "Alert", "encrypted record"];
+                !after.iter().any(|a| m.name.starts_with(a))
+            })
             .map(|m| m.last_segment)
             .max()?,
     };

@@ -33,19 +33,43 @@ const MAX_VLAN_TAGS: usize = 4;
 /// Trailing bytes past the IP length (Ethernet padding, a frame check sequence) are cut off;
 /// a packet shorter than its IP length (cut by the snapshot length) is returned as captured.
 pub fn ip_packet(link: u32, frame: &[u8]) -> Option<&[u8]> {
-    match link {
-        NULL | LOOP => loopback(frame),
-        ETHERNET => ethernet(frame),
-        RAW => ip(frame, None),
-        IPV4 => ip(frame, Some(4)),
-        IPV6 => ip(frame, Some(6)),
-        LINUX_SLL => by_ethertype(be16(frame, 14)?, frame.get(16..)?),
-        LINUX_SLL2 => by_ethertype(be16(frame, 0)?, frame.get(20..)?),
-        _ => None,
-    }
+    find(link, frame).map(|found| found.packet)
 }
 
-fn ethernet(frame: &[u8]) -> Option<&[u8]> {
+/// An IP packet found in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Found<'a> {
+    /// Where the IP header starts in the frame.
+    pub start: usize,
+    /// The packet as captured, trailing link bytes cut off.
+    pub packet: &'a [u8],
+    /// The IP length its header claims; `None` when the header does not say (an IPv4 total
+    /// length of 0, as segmentation offload leaves it, or an IPv6 jumbogram).
+    pub claimed: Option<usize>,
+}
+
+/// The IP packet in a frame of link type `link`, with where it starts.
+pub(super) fn find(link: u32, frame: &[u8]) -> Option<Found<'_>> {
+    let (start, version) = match link {
+        NULL | LOOP => (4, Some(loopback_version(frame)?)),
+        ETHERNET => ethernet(frame)?,
+        RAW => (0, None),
+        IPV4 => (0, Some(4)),
+        IPV6 => (0, Some(6)),
+        LINUX_SLL => (16, Some(ethertype_version(be16(frame, 14)?)?)),
+        LINUX_SLL2 => (20, Some(ethertype_version(be16(frame, 0)?)?)),
+        _ => return None,
+    };
+    let (packet, claimed) = ip(frame.get(start..)?, version)?;
+    Some(Found {
+        start,
+        packet,
+        claimed,
+    })
+}
+
+/// Where an Ethernet frame's payload starts, past any VLAN tags, and its IP version.
+fn ethernet(frame: &[u8]) -> Option<(usize, Option<u8>)> {
     let mut at = 12;
     let mut ethertype = be16(frame, at)?;
     for _ in 0..MAX_VLAN_TAGS {
@@ -55,37 +79,36 @@ fn ethernet(frame: &[u8]) -> Option<&[u8]> {
         at += 4;
         ethertype = be16(frame, at)?;
     }
-    by_ethertype(ethertype, frame.get(at + 2..)?)
+    Some((at + 2, Some(ethertype_version(ethertype)?)))
 }
 
-fn by_ethertype(ethertype: u16, payload: &[u8]) -> Option<&[u8]> {
+fn ethertype_version(ethertype: u16) -> Option<u8> {
     match ethertype {
-        ETHERTYPE_IPV4 => ip(payload, Some(4)),
-        ETHERTYPE_IPV6 => ip(payload, Some(6)),
+        ETHERTYPE_IPV4 => Some(4),
+        ETHERTYPE_IPV6 => Some(6),
         _ => None,
     }
 }
 
 /// NULL and LOOP: the family is in host order for NULL and network order for LOOP, but
 /// captures moved between machines get both wrong, so either order is accepted.
-fn loopback(frame: &[u8]) -> Option<&[u8]> {
+fn loopback_version(frame: &[u8]) -> Option<u8> {
     let header: [u8; 4] = frame.get(..4)?.try_into().ok()?;
     let family = match u32::from_le_bytes(header) {
         small @ 0..=0xffff => small,
         _ => u32::from_be_bytes(header),
     };
-    let version = match family {
-        2 => 4,
+    match family {
+        2 => Some(4),
         // AF_INET6 is 10 on Linux, 24 on NetBSD and OpenBSD, 28 on FreeBSD, 30 on macOS.
-        10 | 24 | 28 | 30 => 6,
-        _ => return None,
-    };
-    ip(frame.get(4..)?, Some(version))
+        10 | 24 | 28 | 30 => Some(6),
+        _ => None,
+    }
 }
 
 /// The packet if its version nibble is `version` (or either, for `None`), trimmed to its IP
-/// length.
-fn ip(packet: &[u8], version: Option<u8>) -> Option<&[u8]> {
+/// length, and that length when the header gives one.
+fn ip(packet: &[u8], version: Option<u8>) -> Option<(&[u8], Option<usize>)> {
     let found = packet.first()? >> 4;
     if version.is_some_and(|v| v != found) {
         return None;
@@ -100,11 +123,10 @@ fn ip(packet: &[u8], version: Option<u8>) -> Option<&[u8]> {
         _ => return None,
     };
     // An IP length too small to be real says nothing about padding: keep the bytes.
-    if ip_len >= 20 && ip_len < packet.len() {
-        packet.get(..ip_len)
-    } else {
-        Some(packet)
+    if ip_len < 20 {
+        return Some((packet, None));
     }
+    Some((packet.get(..ip_len).unwrap_or(packet), Some(ip_len)))
 }
 
 #[cfg(test)]
@@ -161,5 +183,18 @@ mod tests {
         let mut p = v4(1500, 0);
         p.truncate(96);
         assert_eq!(ip_packet(RAW, &p).map(<[u8]>::len), Some(96));
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend_from_slice(&p);
+        let found = find(ETHERNET, &frame).unwrap();
+        assert_eq!((found.start, found.claimed), (14, Some(1500)));
+    }
+
+    #[test]
+    fn offloaded_length_zero_is_not_claimed() {
+        let mut p = v4(100, 0);
+        p[2..4].fill(0);
+        let found = find(RAW, &p).unwrap();
+        assert_eq!((found.packet.len(), found.claimed), (100, None));
     }
 }

@@ -100,8 +100,10 @@ impl std::error::Error for CaptureError {}
 /// capture, or its first header is broken); a problem later on is reported in
 /// [`Capture::error`] with the packets before it kept.
 ///
-/// Frames whose IP packet was cut short by the snapshot length are recorded as captured;
-/// bytes after the IP packet (Ethernet padding, a frame check sequence) are dropped.
+/// Frames whose IP packet was cut short by the snapshot length are recorded as snapped
+/// ([`Recorder::packet_snapped`]): the bytes captured, and the packet's length on the wire
+/// from the frame's original length. Bytes after the IP packet (Ethernet padding, a frame
+/// check sequence) are dropped.
 pub fn read(bytes: &[u8]) -> Result<Capture, CaptureError> {
     let sink = match bytes.get(..4) {
         Some(first) if first == write::SHB.to_be_bytes() => pcapng::read(bytes)?,
@@ -137,14 +139,23 @@ impl Sink {
         }
     }
 
-    /// One frame of link type `link`: recorded if it holds an IP packet, else counted.
-    fn frame(&mut self, link: u32, t_ns: u64, frame: &[u8]) {
-        match linktype::ip_packet(link, frame) {
-            Some(ip) => {
-                self.recorder.packet(t_ns, ip);
-                self.packets += 1;
-            }
-            None => self.skipped += 1,
+    /// One frame of link type `link`, `original` bytes long on the wire: recorded if it holds
+    /// an IP packet, else counted.
+    fn frame(&mut self, link: u32, t_ns: u64, frame: &[u8], original: usize) {
+        let Some(found) = linktype::find(link, frame) else {
+            self.skipped += 1;
+            return;
+        };
+        self.packets += 1;
+        let ip = found.packet;
+        let on_wire = original.saturating_sub(found.start);
+        match found.claimed {
+            // The frame whole, or the IP packet whole with only padding or an FCS cut.
+            _ if original <= frame.len() => self.recorder.packet(t_ns, ip),
+            Some(claimed) if claimed <= ip.len() => self.recorder.packet(t_ns, ip),
+            // A header claiming more than the wire carried is left for the analysis to judge.
+            Some(claimed) => self.recorder.packet_snapped(t_ns, ip, claimed.min(on_wire)),
+            None => self.recorder.packet_snapped(t_ns, ip, on_wire),
         }
     }
 }

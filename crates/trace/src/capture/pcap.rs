@@ -75,7 +75,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<Sink, CaptureError> {
         };
         // Both u32-sized: at most about 4.3e18 + 4.3e12, well inside a u64.
         let t_ns = secs * 1_000_000_000 + frac * tick_ns;
-        sink.frame(link, t_ns, frame);
+        sink.frame(link, t_ns, frame, original);
         at = start + captured;
     }
     Ok(sink)

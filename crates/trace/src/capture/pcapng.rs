@@ -188,7 +188,7 @@ fn packet(body: &[u8], enhanced: bool, section: &mut Section, sink: &mut Sink) -
         Some(i) => {
             let t_ns = i.resolution.to_unix_ns(ticks, i.offset_s);
             section.last_t_ns = t_ns;
-            sink.frame(i.link, t_ns, frame);
+            sink.frame(i.link, t_ns, frame, original);
         }
         // A packet on an interface never described: its link type is unknown.
         None => sink.skipped += 1,
@@ -211,7 +211,7 @@ fn simple_packet(body: &[u8], section: &mut Section, sink: &mut Sink) -> BodyRes
     if i.snaplen != 0 {
         captured = captured.min(i.snaplen);
     }
-    sink.frame(i.link, section.last_t_ns, &data[..captured]);
+    sink.frame(i.link, section.last_t_ns, &data[..captured], original);
     Ok(())
 }
 

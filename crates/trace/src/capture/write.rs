@@ -63,15 +63,16 @@ pub(super) fn write_pcapng<W: io::Write>(
         block.finish(&mut out)?;
     }
 
-    for (t_ns, packet) in recorder.packets() {
+    for (t_ns, packet, original) in recorder.packets_with_len() {
         let ts = options.epoch_unix_ns.saturating_add(t_ns);
         let len = len32(packet.len())?;
+        let original = len32(original)?;
         block.begin(EPB);
         block.u32(0); // interface
         block.u32((ts >> 32) as u32);
         block.u32(ts as u32);
         block.u32(len); // captured
-        block.u32(len); // original
+        block.u32(original); // on the wire: more when snapped
         block.bytes(packet);
         block.pad();
         block.finish(&mut out)?;

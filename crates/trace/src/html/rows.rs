@@ -38,7 +38,7 @@ pub(crate) fn header_words(s: &SegmentRecord) -> String {
     }
     parts.push(format!("win {}", s.win));
     if s.len > 0 {
-        parts.push(format!("len {}", s.len));
+        parts.push(format::payload_len(s.len, s.captured));
     }
     let shown: Vec<&str> = if s.flags.contains(TcpFlags::SYN) {
         // Timestamp values are noise on a ladder; keep the word.
@@ -65,7 +65,7 @@ fn compact_option(o: &str) -> &str {
 /// Every field, for the tooltip: nothing cut, options in full.
 pub(crate) fn tooltip(s: &SegmentRecord, start_ns: u64) -> String {
     let mut t = format!(
-        "{} ms  {} → {}\n{}  seq {} ack {} (raw {} / {})  win {}  len {}",
+        "{} ms  {} → {}\n{}  seq {} ack {} (raw {} / {})  win {}  {}",
         format::ms(s.t_ns.saturating_sub(start_ns)),
         s.src,
         s.dst,
@@ -75,7 +75,7 @@ pub(crate) fn tooltip(s: &SegmentRecord, start_ns: u64) -> String {
         s.seq_raw,
         s.ack_raw,
         s.win,
-        s.len
+        format::payload_len(s.len, s.captured)
     );
     if !s.options.is_empty() {
         t.push_str("\noptions: ");

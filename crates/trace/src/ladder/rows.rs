@@ -110,9 +110,10 @@ pub(crate) fn build(
 /// A TLS record that only goes on with data already under way (a response body, or
 /// records that could not be decrypted): a long transfer of them may fold like bare data.
 fn bulk_record(part: &str) -> bool {
-    [" [body ", " [head ", " [data ", " (encrypted)"]
+    let data = [" [body ", " [head ", " [data ", " (encrypted)"]
         .iter()
-        .any(|tail| part.starts_with(&format!("ApplicationData{tail}")))
+        .any(|tail| part.starts_with(&format!("ApplicationData{tail}")));
+    data || part.starts_with("encrypted record")
 }
 
 /// Emits a pending run of foldable segments, folded if it is long.
@@ -164,7 +165,7 @@ pub(crate) fn segment_groups(s: &SegmentRecord) -> Vec<Group> {
     }
     groups.push(plain(format!("win {}", s.win)));
     if s.len > 0 {
-        groups.push(plain(format!("len {}", s.len)));
+        groups.push(plain(format::payload_len(s.len, s.captured)));
     }
     let shown: Vec<String> = if s.flags.contains(TcpFlags::SYN) {
         s.options.iter().map(|o| compact_option(o)).collect()

@@ -99,11 +99,12 @@ impl Span {
     }
 }
 
-/// Walks the records of `side`.
-pub(crate) fn walk(side: Side, records: &[Record], ctx: &Context) -> Walked {
+/// Walks the records of `side`, whose stream reaches `stream_end` (bytes sent, kept or not).
+pub(crate) fn walk(side: Side, records: &[Record], ctx: &Context, stream_end: u64) -> Walked {
     let mut w = Walker {
         side,
         ctx,
+        stream_end,
         epoch: Epoch::Plain,
         hs: Reassembler::default(),
         hs_encrypted: false,
@@ -120,6 +121,9 @@ pub(crate) fn walk(side: Side, records: &[Record], ctx: &Context) -> Walked {
 struct Walker<'c, 'k> {
     side: Side,
     ctx: &'c Context<'k>,
+    /// Where the direction's stream ends: a cut record reaching past it was cut by the end
+    /// of the capture, not by a snapped packet.
+    stream_end: u64,
     epoch: Epoch,
     hs: Reassembler,
     /// Whether the bytes in `hs` came from decrypted records.
@@ -131,9 +135,15 @@ struct Walker<'c, 'k> {
 impl Walker<'_, '_> {
     fn record(&mut self, i: usize, rec: &Record) {
         let ct = rec.content_type();
+        // A record cut short still owns the bytes its header declares, kept or not.
+        let end = if rec.declared_end() <= self.stream_end {
+            rec.declared_end()
+        } else {
+            rec.end()
+        };
         let plain_span = Span {
             start: rec.offset,
-            end: rec.end(),
+            end,
             content: rec.body_offset(),
             content_len: rec.fragment.len(),
         };
@@ -154,6 +164,10 @@ impl Walker<'_, '_> {
         if !encrypted && !unknown {
             self.spans.push(plain_span);
             self.content(i, ct, &rec.fragment, rec.complete(), false);
+            if !rec.complete() {
+                // What follows a hole cannot continue a message cut by it.
+                self.flush_handshake();
+            }
             return;
         }
         self.out.encrypted_records += 1;
@@ -308,7 +322,11 @@ impl Walker<'_, '_> {
             record::HANDSHAKE => "encrypted handshake",
             record::ALERT => "Alert (encrypted)",
             record::CHANGE_CIPHER_SPEC => "ChangeCipherSpec (encrypted)",
-            _ => "ApplicationData (encrypted)",
+            // RFC 8446 §5.2: TLS 1.3 sends every encrypted record as application_data and
+            // hides the real type inside, so it may as well be an alert or a handshake
+            // message (a ticket, a KeyUpdate). Only TLS 1.2's outer type is the real one.
+            record::APPLICATION_DATA if self.ctx.tls12() => "ApplicationData (encrypted)",
+            _ => "encrypted record",
         };
         let index = self.out.messages.len();
         if self.ctx.tls12() && rec.content_type() == record::HANDSHAKE {

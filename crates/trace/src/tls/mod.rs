@@ -65,8 +65,8 @@ pub(crate) fn analyze(
         version: sh.as_ref().map(ServerHello::version),
         suite: sh.as_ref().map(|h| h.suite),
     };
-    let mut c = direction::walk(Side::Client, &client_records, &ctx);
-    let mut s = direction::walk(Side::Server, &server_records, &ctx);
+    let mut c = direction::walk(Side::Client, &client_records, &ctx, client.end());
+    let mut s = direction::walk(Side::Server, &server_records, &ctx, server.end());
     if ctx.tls13() {
         name_opaque_handshake(&mut c, &mut s, first_seen);
     }
@@ -118,7 +118,8 @@ pub(crate) fn analyze(
 fn client_hello(records: &[Record]) -> Option<ClientHello> {
     let mut hs = Reassembler::default();
     for (i, r) in records.iter().enumerate() {
-        if r.content_type() != record::HANDSHAKE {
+        // A record cut by a hole cannot be joined to the next one.
+        if r.content_type() != record::HANDSHAKE || !r.complete() {
             break;
         }
         if let Some(m) = hs.push(i, &r.fragment).into_iter().next() {
@@ -137,7 +138,7 @@ fn server_hello(records: &[Record]) -> (Option<ServerHello>, bool) {
     let mut retry = false;
     for (i, r) in records.iter().enumerate() {
         match r.content_type() {
-            record::HANDSHAKE => {}
+            record::HANDSHAKE if r.complete() => {}
             record::CHANGE_CIPHER_SPEC => continue,
             _ => break,
         }

@@ -1,7 +1,8 @@
 //! The TLS record layer over one direction's reassembled byte stream (RFC 8446 §5.1,
 //! RFC 5246 §6.2): records follow one another from the stream's first byte; a record may
-//! span segments and a segment may hold several. Parsing stops at a hole or at bytes that
-//! are not a record header.
+//! span segments and a segment may hold several. A record cut by a hole still says where the
+//! next one starts: parsing goes on there if that header was captured (a snapped packet
+//! keeps the first bytes of each segment), and stops at bytes that are not a record header.
 
 use crate::analyze::stream::Stream;
 
@@ -52,6 +53,11 @@ impl Record {
     pub fn end(&self) -> u64 {
         self.body_offset() + self.fragment.len() as u64
     }
+
+    /// Stream offset just past the record as its header declares it: where the next begins.
+    pub fn declared_end(&self) -> u64 {
+        self.body_offset() + self.declared_len() as u64
+    }
 }
 
 /// Whether the stream starts like a TLS client's: a handshake record of version 3.x whose
@@ -61,8 +67,8 @@ pub(crate) fn starts_with_client_hello(stream: &Stream) -> bool {
     matches!(*head, [HANDSHAKE, 3, minor, _, _, 1] if minor <= 4)
 }
 
-/// The records of a stream, in order, up to the first hole or non-record bytes. The last
-/// record may be incomplete when the capture ends (or has a hole) inside it.
+/// The records of a stream, in order, up to non-record bytes or a hole where a header should
+/// be. A record is incomplete when the capture ends, or has a hole, inside it.
 pub(crate) fn records(stream: &Stream) -> Vec<Record> {
     let mut out = Vec::new();
     let mut off = 0u64;
@@ -85,12 +91,8 @@ pub(crate) fn records(stream: &Stream) -> Vec<Record> {
             fragment: fragment.into_owned(),
             ..record
         };
-        let complete = record.complete();
-        off = record.end();
+        off = record.declared_end();
         out.push(record);
-        if !complete {
-            break;
-        }
     }
     out
 }
@@ -127,9 +129,18 @@ mod tests {
         assert!(records(&stream(&[22, 2, 0, 0, 0])).is_empty());
         assert!(records(&stream(&[23, 3, 3, 0xff, 0xff])).is_empty());
         assert!(records(&stream(&[])).is_empty());
-        // A hole stops parsing after the first record.
+        // A hole where a header should be stops parsing after the first record.
         let s = Stream::new(vec![(0, &[21, 3, 3, 0, 2, 1, 0][..]), (9, &[21, 3, 3][..])]);
         assert_eq!(records(&s).len(), 1);
+        // A hole inside a record: the next header, captured, is read.
+        let s = Stream::new(vec![
+            (0, &[23, 3, 3, 0, 9, 1][..]),
+            (14, &[21, 3, 3, 0, 2, 1, 0][..]),
+        ]);
+        let recs = records(&s);
+        assert_eq!(recs.len(), 2);
+        assert!(!recs[0].complete() && recs[1].complete());
+        assert_eq!((recs[0].declared_end(), recs[1].offset), (14, 14));
     }
 
     #[test]
