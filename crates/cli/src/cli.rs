@@ -33,6 +33,9 @@ pub enum Command {
     /// Fetch a URL over our stack on a Linux TUN device (or the kernel's TCP with --kernel)
     /// and draw the connection with its timings.
     Get(Box<GetArgs>),
+    /// Measure synack against its peers (smoltcp, the kernel's TCP) in one run, systems
+    /// alternating round by round; print medians, spreads and ratios.
+    Bench(BenchArgs),
 }
 
 /// Options of `synack demo`.
@@ -212,6 +215,45 @@ pub struct GetArgs {
     pub no_color: bool,
     #[command(flatten)]
     pub link: LinkArgs,
+}
+
+/// Options of `synack bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(value_enum, value_name = "SCENARIO")]
+    pub scenario: BenchScenario,
+    /// A smoke run of a few seconds (small transfers, short rounds), as CI runs it.
+    #[arg(long)]
+    pub quick: bool,
+    /// One JSON object a line per case and system instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Rounds per case and system [default: 5, or 2 with --quick].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: Option<u32>,
+}
+
+/// A `synack bench` scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchScenario {
+    /// Goodput over a simulated 100 Mbit/s, 20 ms link: clean, 1% loss, reordering (virtual
+    /// time, exact).
+    Goodput,
+    /// One bulk flow over an in-memory link at MTU 1500 and 65535: synack against smoltcp.
+    Bulk,
+    /// Full connections a second (handshake, 100-byte request and response, close): synack
+    /// and smoltcp in memory against the kernel on loopback.
+    Lifecycle,
+    /// hyper requests a second, keep-alive and new connections, plain and TLS 1.3: synack's
+    /// runtime over a memory link against the kernel on loopback.
+    Http,
+    /// synack on a TUN device against the kernel over veth (not built yet).
+    Tun,
+    /// Memory per idle connection, and the cost of a segment with many connections open.
+    Scale,
+    /// Every scenario built.
+    All,
 }
 
 /// What runs on top of TCP.

@@ -1,5 +1,6 @@
 //! `synack`: watch HTTP(S) run over a TCP/IP stack of our own, or explain a capture.
 
+mod bench;
 mod cli;
 mod demo;
 mod get;
@@ -24,5 +25,6 @@ fn main() -> ExitCode {
         Command::Trace(args) => trace::main(args),
         Command::Serve(args) => serve::main(*args),
         Command::Get(args) => get::main(*args),
+        Command::Bench(args) => bench::main(args),
     }
 }
