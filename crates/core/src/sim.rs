@@ -140,6 +140,9 @@ pub struct BulkReport {
     pub elapsed: Duration,
     /// `bytes` over `elapsed`, in bits per second.
     pub goodput_bps: f64,
+    /// The rate once the transfer is under way: the last 90% of the bytes over the time
+    /// they took, so the handshake and slow start's ramp are left out (in bits per second).
+    pub steady_goodput_bps: f64,
     /// The client's connection as the transfer ended (retransmissions, cwnd, RTT).
     pub sender: Option<ConnectionInfo>,
     /// What the links did: towards the server, towards the client.
@@ -173,6 +176,9 @@ pub fn bulk(
     let (mut sent, mut received) = (0u64, 0u64);
     let (mut client_shut, mut server_shut) = (false, false);
     let mut finished_at = None;
+    // When the first tenth had arrived: the steady rate is measured from there.
+    let tenth = bytes / 10;
+    let mut tenth_at = None;
     let mut chunk = vec![0u8; 64 * 1024];
     // The pattern repeats every 251 bytes: one buffer serves every offset.
     let pattern: Vec<u8> = (0..64 * 1024 + 251).map(pattern_byte).collect();
@@ -221,6 +227,9 @@ pub fn bulk(
                             return true;
                         }
                         received += n as u64;
+                        if received >= tenth {
+                            tenth_at.get_or_insert((now, received));
+                        }
                         if received == bytes {
                             finished_at.get_or_insert(now);
                         }
@@ -249,12 +258,16 @@ pub fn bulk(
     }
     let sender = net.client.info(client);
     net.client.close(net.now(), client);
-    let elapsed = finished_at.unwrap_or(net.now()) - start;
+    let end = finished_at.unwrap_or(net.now());
+    let elapsed = end - start;
     let secs = elapsed.as_secs_f64().max(1e-9);
+    let (from, before) = tenth_at.unwrap_or((start, 0));
+    let steady_secs = (end - from).as_secs_f64().max(1e-9);
     Ok(BulkReport {
         bytes: received,
         elapsed,
         goodput_bps: received as f64 * 8.0 / secs,
+        steady_goodput_bps: (received - before) as f64 * 8.0 / steady_secs,
         sender,
         links: net.link_stats(),
     })
@@ -289,6 +302,9 @@ mod tests {
         // Headers and slow start keep it below the rate; the rate bounds it above.
         assert!(r.goodput_bps < 10_000_000.0, "{r:?}");
         assert!(r.goodput_bps > 5_000_000.0, "{r:?}");
+        // Past slow start the link is full: faster than the average, never above the rate.
+        assert!(r.steady_goodput_bps > r.goodput_bps, "{r:?}");
+        assert!(r.steady_goodput_bps < 10_000_000.0, "{r:?}");
     }
 
     #[test]
