@@ -1006,9 +1006,10 @@ fn chromium_reads_its_own_connection() {
 }
 
 /// 256 MiB each way over our stack, checked by SHA-256: curl downloads the pattern and
-/// uploads a file. The server's record keeps 64 KiB of payload a direction; its `connection`
-/// lines say how much was left out, and what was kept plus what was left out covers every
-/// byte up to the FIN, the last data segment before the FIN being on the record.
+/// uploads a file. The server's record keeps 64 KiB of payload a direction and every segment
+/// beyond it cut to its headers: its `connection` lines say how much payload was not kept,
+/// every segment is on the record (the lengths add up to every byte up to the FIN, no packet
+/// dropped), the cut ones with `captured` 0, and the response and request phases finished.
 #[test]
 fn quarter_gibibyte_both_ways() {
     if !in_namespace("quarter_gibibyte_both_ways") {
@@ -1038,54 +1039,104 @@ fn quarter_gibibyte_both_ways() {
     let _ = std::fs::remove_file(&up);
     let (status, out, err) = server.stop();
     assert!(status.success(), "{err}");
-    let lines: Vec<Value> = out
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    let conns: Vec<&Value> = lines.iter().filter(|v| v["type"] == "connection").collect();
+    // Hundreds of thousands of segment lines: each is read for what it adds to its
+    // sender's tally, not kept.
+    #[derive(Default)]
+    struct Tally {
+        fin_seq: Option<u64>,
+        data_end: u64,
+        /// Payload claimed by the headers, of the segments that are not retransmissions.
+        fresh_len: u64,
+        len: u64,
+        captured: u64,
+        cut: u64,
+    }
+    let mut conns: Vec<Value> = Vec::new();
+    let mut phases: Vec<Value> = Vec::new();
+    let mut tallies: std::collections::HashMap<(u64, String), Tally> = Default::default();
+    for line in out.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        match v["type"].as_str() {
+            Some("connection") => conns.push(v),
+            Some("phase") => phases.push(v),
+            Some("segment") => {
+                let key = (
+                    v["conn"].as_u64().unwrap(),
+                    v["from"].as_str().unwrap().to_owned(),
+                );
+                let t = tallies.entry(key).or_default();
+                let seq = v["seq"].as_u64().unwrap();
+                let seg_len = v["len"].as_u64().unwrap();
+                let captured = v.get("captured").map_or(seg_len, |c| c.as_u64().unwrap());
+                if v["flags"].as_array().unwrap().iter().any(|f| f == "FIN") {
+                    t.fin_seq.get_or_insert(seq);
+                }
+                if seg_len > 0 {
+                    t.data_end = t.data_end.max(seq + seg_len);
+                }
+                if v["retransmission"] != true {
+                    t.fresh_len += seg_len;
+                }
+                t.len += seg_len;
+                t.captured += captured;
+                if captured < seg_len {
+                    assert_eq!(captured, 0, "cut to its headers: {v}");
+                    t.cut += 1;
+                }
+            }
+            _ => {}
+        }
+    }
     assert_eq!(conns.len(), 2, "{err}");
-    for (conn, sender) in [(conns[0], "server"), (conns[1], "client")] {
+    for (conn, sender) in [(&conns[0], "server"), (&conns[1], "client")] {
         assert_eq!(conn["open"], false);
-        let id = &conn["conn"];
-        let elided = conn["elided"][sender]["payload_bytes"].as_u64().unwrap();
-        assert!(elided > (len as u64) * 9 / 10, "{conn}");
-        let segs: Vec<&Value> = lines
-            .iter()
-            .filter(|v| v["type"] == "segment" && v["conn"] == *id && v["from"] == sender)
-            .collect();
-        let fin = segs
-            .iter()
-            .find(|s| s["flags"].as_array().unwrap().iter().any(|f| f == "FIN"))
+        let id = conn["conn"].as_u64().unwrap();
+        let elided = &conn["elided"][sender];
+        let uncaptured = elided["uncaptured_bytes"].as_u64().unwrap();
+        assert!(uncaptured > (len as u64) * 9 / 10, "{conn}");
+        assert_eq!(elided["dropped_segments"], 0, "{conn}");
+        let t = &tallies[&(id, sender.to_owned())];
+        let fin = t
+            .fin_seq
             .unwrap_or_else(|| panic!("no {sender} FIN in conn {id}"));
         // Relative seq of the FIN = 1 + every byte the sender sent.
-        let sent = fin["seq"].as_u64().unwrap() - 1;
+        let sent = fin - 1;
         assert!(sent >= len as u64, "{fin}");
-        let data_end = segs
-            .iter()
-            .filter(|s| s["len"] != 0)
-            .map(|s| s["seq"].as_u64().unwrap() + s["len"].as_u64().unwrap())
-            .max()
-            .unwrap();
-        assert_eq!(data_end, sent + 1, "the last data segment is on the record");
-        let kept: u64 = segs
-            .iter()
-            .filter(|s| s["retransmission"] != true)
-            .map(|s| s["len"].as_u64().unwrap())
-            .sum();
-        assert!(
-            kept + elided >= sent,
-            "kept {kept} + left out {elided} < {sent}"
+        assert_eq!(
+            t.data_end,
+            sent + 1,
+            "the last data segment is on the record"
         );
-        assert!(kept < 256 << 10, "kept {kept} bytes of payload");
-        // The body left out was seen go by: the message is whole, not cut short.
+        // Every byte's segment is on the record, once: no jump in sequence space.
+        assert_eq!(t.fresh_len, sent, "segments on the record cover every byte");
+        assert_eq!(
+            t.captured + uncaptured,
+            t.len,
+            "kept {} + not kept {uncaptured} != {}",
+            t.captured,
+            t.len
+        );
+        assert!(
+            t.captured < 256 << 10,
+            "kept {} bytes of payload",
+            t.captured
+        );
+        assert_eq!(
+            Some(t.cut),
+            elided["cut_segments"].as_u64(),
+            "cut segments: {conn}"
+        );
+        // The body not kept was seen go by: the phase finished, it was not cut short.
         let phase = if sender == "server" {
             "http-response"
         } else {
             "http-request"
         };
-        let phase = lines
+        let phase = phases
             .iter()
-            .find(|v| v["type"] == "phase" && v["conn"] == *id && v["name"] == phase)
+            .find(|v| v["conn"] == id && v["name"] == phase)
             .unwrap_or_else(|| panic!("no {phase} in conn {id}"));
         assert_eq!(phase.get("complete"), None, "{phase}");
     }

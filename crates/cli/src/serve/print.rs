@@ -1,6 +1,6 @@
 //! A connection's lifecycle for people (a heading, the ladder, timings) or tools (JSON lines
 //! whose `conn` is the connection's number in this run, after one `connection` line saying
-//! whether it is still open, our state, and what was left out of the record).
+//! whether it is still open, our state, and what the record did not keep).
 
 use std::io::{self, Write};
 
@@ -8,31 +8,40 @@ use serde_json::{Value, json};
 use synack_trace::Side;
 use synack_trace::ladder::{self, LadderOptions};
 
-use super::record::{FROM_PEER, FROM_US, Lifecycle, PAYLOAD_CAP};
+use super::record::{FROM_PEER, FROM_US, Lifecycle, PACKET_CAP, PAYLOAD_CAP};
 use crate::output;
 
-/// "connection 3: 10.77.0.1:41234 ⇄ 10.77.0.2:80, 14 segments (+ 40 not recorded ...)";
+/// "connection 3: 10.77.0.1:41234 ⇄ 10.77.0.2:80, 14 segments (40 cut to their headers ...)";
 /// "connection 4 (open, ESTABLISHED): ..." for one still open.
 pub fn heading(f: &Lifecycle) -> String {
     let segments = f.trace.segments();
     let e = &f.elided;
-    let elided = match e.total_segments() {
-        0 => String::new(),
-        n => format!(
-            " (+ {n} not recorded, {} of payload from us and {} from the peer: beyond {} KiB \
-             a direction the data is counted, not kept)",
-            bytes(e.payload[FROM_US]),
-            bytes(e.payload[FROM_PEER]),
+    let mut notes = String::new();
+    let cut = e.cut[FROM_US] + e.cut[FROM_PEER];
+    if cut > 0 {
+        notes += &format!(
+            " ({cut} cut to their headers, {} of payload from us and {} from the peer not kept: \
+             beyond {} KiB a direction only the headers are)",
+            bytes(e.uncaptured[FROM_US]),
+            bytes(e.uncaptured[FROM_PEER]),
             PAYLOAD_CAP / 1024
-        ),
-    };
+        );
+    }
+    let dropped = e.dropped[FROM_US] + e.dropped[FROM_PEER];
+    if dropped > 0 {
+        notes += &format!(
+            " (+ {dropped} not recorded, {} of payload: beyond {PACKET_CAP} packets only SYNs, \
+             FINs and RSTs are)",
+            bytes(e.dropped_payload[FROM_US] + e.dropped_payload[FROM_PEER]),
+        );
+    }
     let open = match (f.open, f.state) {
         (false, _) => String::new(),
         (true, Some(state)) => format!(" (open, {})", state.rfc_name()),
         (true, None) => " (open)".to_owned(),
     };
     format!(
-        "connection {}{open}: {} ⇄ {}, {segments} segments{elided}",
+        "connection {}{open}: {} ⇄ {}, {segments} segments{notes}",
         f.id, f.key.1, f.key.0
     )
 }
@@ -47,8 +56,9 @@ fn bytes(n: u64) -> String {
 }
 
 /// The `connection` line: the connection's number, ends, whether it is still open, our
-/// stack's last state, and per sending side the segments and payload bytes left out of the
-/// record (the gap in its sequence numbers that is no loss: nothing is missing on the wire).
+/// stack's last state, and per sending side what the record did not keep: segments cut to
+/// their headers and their payload (on the record as `captured` 0: no loss, the bytes
+/// crossed), and segments not recorded at all beyond the packet cap and their payload.
 pub fn connection_line(f: &Lifecycle) -> Value {
     // Our end is the server unless the trace says we opened the connection.
     let we_are = match f.trace.connections.first() {
@@ -58,8 +68,10 @@ pub fn connection_line(f: &Lifecycle) -> Value {
     let side = |s: Side| {
         let dir = if s == we_are { FROM_US } else { FROM_PEER };
         json!({
-            "segments": f.elided.segments[dir],
-            "payload_bytes": f.elided.payload[dir],
+            "cut_segments": f.elided.cut[dir],
+            "uncaptured_bytes": f.elided.uncaptured[dir],
+            "dropped_segments": f.elided.dropped[dir],
+            "dropped_payload_bytes": f.elided.dropped_payload[dir],
         })
     };
     let (client, server) = match we_are {
@@ -79,6 +91,7 @@ pub fn connection_line(f: &Lifecycle) -> Value {
             "client": side(Side::Client),
             "server": side(Side::Server),
             "payload_cap": PAYLOAD_CAP,
+            "packet_cap": PACKET_CAP,
         },
     })
 }

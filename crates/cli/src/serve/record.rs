@@ -1,16 +1,15 @@
 //! What `serve` and `get` record: every packet crossing the TUN device, both ways, filed by
 //! connection (4-tuple), with the state changes our stack reports.
 //!
-//! Memory is bounded: each connection keeps every segment until [`PAYLOAD_CAP`] bytes of
-//! payload have been recorded in a direction; after that, that direction's data segments
-//! (and pure ACKs, until a FIN shows the teardown has begun) are counted, not kept. SYNs,
-//! FINs, RSTs and everything from the first FIN on are always kept, so each lifecycle
-//! shows its handshake and its teardown. The latest segment left out in each direction (one
-//! with data, one without) is held back and recorded just before the next segment that is
-//! kept: a transfer's last bytes and their ACK stay on the record, so a response's end time
-//! is right. Connections are numbered as they start, and can be looked at while still open
-//! ([`Book::open`]); finished ones are kept for `/connections` ([`RECENT`] of them) and in an
-//! archive for `--pcap` (up to [`ARCHIVE_CAP`] bytes).
+//! Memory is bounded: each connection keeps every segment whole until [`PAYLOAD_CAP`] bytes
+//! of payload have been recorded in a direction; after that, that direction's data segments
+//! are recorded with their IP and TCP headers only (snapped: the record knows their length on
+//! the wire, so sequence space, phases, retransmissions and end times stay right and the ladder
+//! shows `len 1448 (0 captured)`). Beyond [`PACKET_CAP`] packets a connection, only SYNs, FINs
+//! and RSTs are recorded; the rest are counted. Connections are numbered as they start, and
+//! can be looked at while still open ([`Book::open`]); finished ones are kept for
+//! `/connections` ([`RECENT`] of them, [`RECENT_SEGMENTS`] segments in all) and in an archive
+//! for `--pcap` (up to [`ARCHIVE_CAP`] bytes).
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -25,15 +24,30 @@ use synack_core::tcp::State;
 use synack_core::wire::{IpProtocol, TcpFlags, TcpPacket, parse_ip};
 use synack_trace::{Recorder, Trace};
 
-use super::gaps::{self, SeqRanges};
+use super::gaps;
 use crate::demo::body::hex;
 
-/// Payload bytes recorded per connection and direction before data segments are elided.
+/// Payload bytes recorded per connection and direction before data segments are cut to their
+/// headers.
 pub const PAYLOAD_CAP: u64 = 64 * 1024;
+/// Packets recorded per connection, beyond which only SYNs, FINs and RSTs are: enough for
+/// some 500 MiB of transfer. Once cut a packet costs ~100 bytes recorded (~50 MB at the cap)
+/// and ~450 analyzed (~240 MB while the connection is finished and kept, see
+/// [`RECENT_SEGMENTS`]).
+pub const PACKET_CAP: usize = 1 << 19;
+/// SYNs, FINs and RSTs recorded beyond [`PACKET_CAP`]: a flood of them stays bounded too.
+const CONTROL_EXTRA: usize = 1024;
 /// Finished connections kept for `/connections`.
 pub const RECENT: usize = 32;
-/// Bytes of packets kept for `--pcap`; later connections are left out of the capture.
+/// Segments kept in all among the finished connections for `/connections`: analyzed, each
+/// costs about 450 bytes (~230 MB in all). Older connections go first; the newest always
+/// stays, however long.
+pub const RECENT_SEGMENTS: usize = 1 << 19;
+/// Bytes of packets kept for `--pcap` (with [`PACKET_OVERHEAD`] each); later connections are
+/// left out of the capture.
 pub const ARCHIVE_CAP: usize = 64 * 1024 * 1024;
+/// What the archive's index costs per packet, counted against [`ARCHIVE_CAP`].
+const PACKET_OVERHEAD: usize = 40;
 /// Key log lines kept (the newest), enough for the connections still being analyzed.
 const KEY_LINES: usize = 8192;
 /// A connection whose state ended is finished after this long, so its last ACK is in.
@@ -47,7 +61,7 @@ const LIVE_MAX: usize = 4096;
 pub type Key = (SocketAddr, SocketAddr);
 
 /// A connection's record, finished or (from [`Book::open`]) so far: its trace and what was
-/// left out.
+/// not kept.
 #[derive(Debug)]
 pub struct Lifecycle {
     /// 1, 2, ... in order of the connections' first packets in this run.
@@ -59,16 +73,22 @@ pub struct Lifecycle {
     pub open: bool,
     /// Our stack's state last reported (`None` before any report, e.g. a refused SYN).
     pub state: Option<State>,
-    /// What was left out beyond the payload cap.
+    /// What was not kept beyond the caps.
     pub elided: Elided,
 }
 
-/// Segments counted but not kept, and their payload, per direction.
+/// What the caps left out, per direction (indexed by [`FROM_US`] and [`FROM_PEER`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Elided {
-    /// Indexed by [`FROM_US`] and [`FROM_PEER`].
-    pub segments: [u64; 2],
-    pub payload: [u64; 2],
+    /// Segments recorded with their headers only (beyond [`PAYLOAD_CAP`]): on the record,
+    /// their payload is not.
+    pub cut: [u64; 2],
+    /// The payload bytes of those segments, not kept.
+    pub uncaptured: [u64; 2],
+    /// Segments not recorded at all (beyond [`PACKET_CAP`]).
+    pub dropped: [u64; 2],
+    /// The payload bytes of those segments.
+    pub dropped_payload: [u64; 2],
 }
 
 /// Index of what our stack sent, in [`Elided`]'s arrays.
@@ -77,33 +97,20 @@ pub const FROM_US: usize = 0;
 pub const FROM_PEER: usize = 1;
 
 impl Elided {
-    /// Segments left out, both ways.
+    /// Segments not recorded whole (cut or dropped), both ways.
     pub fn total_segments(&self) -> u64 {
-        self.segments.iter().sum()
+        self.cut.iter().chain(&self.dropped).sum()
     }
 }
 
-/// A packet left out, held back in case it is a transfer's last.
-#[derive(Clone)]
-struct Held {
-    t_ns: u64,
-    data: Vec<u8>,
-    payload: u64,
-}
-
 /// One connection being followed.
+#[derive(Clone)]
 struct Live {
     id: u64,
     recorder: Recorder,
-    /// Payload recorded so far: [from us, from the peer].
+    /// Payload kept so far: [from us, from the peer].
     payload: [u64; 2],
-    fin_seen: bool,
     elided: Elided,
-    /// Where the left-out payload lies in each direction's sequence space.
-    left_out: [SeqRanges; 2],
-    /// The latest left out per direction, [with data, without]; recorded before the next
-    /// packet that is kept, and at the end.
-    held: [[Option<Held>; 2]; 2],
     state: Option<State>,
     last_ns: u64,
     /// When the state machine reached CLOSED or TIME-WAIT.
@@ -116,46 +123,36 @@ impl Live {
             id,
             recorder: Recorder::new(),
             payload: [0; 2],
-            fin_seen: false,
             elided: Elided::default(),
-            left_out: Default::default(),
-            held: Default::default(),
             state: None,
             last_ns: t_ns,
             ended_ns: None,
         }
     }
 
-    /// Leaves a packet out, holding it back in place of the one it follows.
-    fn hold(&mut self, dir: usize, t_ns: u64, data: &[u8], seq: u32, payload: u64) {
-        self.left_out[dir].add(seq, payload);
-        self.elided.segments[dir] += 1;
-        self.elided.payload[dir] += payload;
-        let slot = &mut self.held[dir][usize::from(payload == 0)];
-        // The buffer is reused: no allocation per packet once a transfer is under way.
-        let held = slot.get_or_insert_with(|| Held {
-            t_ns,
-            data: Vec::with_capacity(data.len()),
-            payload,
-        });
-        held.t_ns = t_ns;
-        held.payload = payload;
-        held.data.clear();
-        held.data.extend_from_slice(data);
-    }
-
-    /// Records the held-back packets, oldest first, so they are no longer counted as left
-    /// out.
-    fn release(&mut self) {
-        let mut held: Vec<(usize, Held)> = Vec::new();
-        for (dir, slots) in self.held.iter_mut().enumerate() {
-            held.extend(slots.iter_mut().filter_map(Option::take).map(|h| (dir, h)));
+    /// Records a packet sent in direction `dir`: whole, cut to its headers, or (beyond the
+    /// packet cap) only counted.
+    fn record(&mut self, t_ns: u64, data: &[u8], dir: usize, seg: &Segment) {
+        let control = seg.flags.contains(TcpFlags::SYN)
+            || seg.flags.contains(TcpFlags::FIN)
+            || seg.flags.contains(TcpFlags::RST);
+        let count = self.recorder.packet_count();
+        if count >= PACKET_CAP && !(control && count < PACKET_CAP + CONTROL_EXTRA) {
+            self.elided.dropped[dir] += 1;
+            self.elided.dropped_payload[dir] += seg.payload;
+            return;
         }
-        held.sort_by_key(|(_, h)| h.t_ns);
-        for (dir, h) in held {
-            self.elided.segments[dir] -= 1;
-            self.elided.payload[dir] -= h.payload;
-            self.recorder.packet(h.t_ns, &h.data);
+        let headers = data.get(..seg.headers);
+        match headers {
+            Some(headers) if seg.payload > 0 && self.payload[dir] >= PAYLOAD_CAP => {
+                self.elided.cut[dir] += 1;
+                self.elided.uncaptured[dir] += seg.payload;
+                self.recorder.packet_snapped(t_ns, headers, data.len());
+            }
+            _ => {
+                self.payload[dir] += seg.payload;
+                self.recorder.packet(t_ns, data);
+            }
         }
     }
 }
@@ -199,10 +196,12 @@ impl Book {
 
     /// Files a packet our stack sent (`outbound`) or received.
     pub fn packet(&self, t_ns: u64, data: &[u8], outbound: bool) {
-        let Some((key, flags, seq, payload)) = tcp_key(data, outbound) else {
+        // Classified from the whole packet, before any cutting.
+        let Some(seg) = tcp_segment(data, outbound) else {
             // ICMP, or something unparsable: not part of any connection's life.
             return;
         };
+        let key = seg.key;
         let mut inner = self.lock();
         if !inner.live.contains_key(&key) && inner.live.len() >= LIVE_MAX {
             let oldest = inner
@@ -211,10 +210,9 @@ impl Book {
                 .min_by_key(|(_, l)| l.last_ns)
                 .map(|(k, _)| *k);
             if let Some(k) = oldest
-                && let Some(mut live) = inner.live.remove(&k)
+                && let Some(live) = inner.live.remove(&k)
             {
                 // Finished without analysis: the archive still gets its packets.
-                live.release();
                 archive(&mut inner, &live.recorder);
             }
         }
@@ -227,27 +225,8 @@ impl Book {
             return;
         };
         live.last_ns = t_ns;
-        let dir = usize::from(!outbound);
-        let control = flags.contains(TcpFlags::SYN)
-            || flags.contains(TcpFlags::FIN)
-            || flags.contains(TcpFlags::RST);
-        live.fin_seen |= flags.contains(TcpFlags::FIN);
-        let over = live.payload.iter().any(|&p| p >= PAYLOAD_CAP);
-        let keep = control
-            || live.fin_seen
-            || if payload > 0 {
-                live.payload[dir] < PAYLOAD_CAP
-            } else {
-                !over
-            };
-        if keep {
-            live.release();
-            live.payload[dir] += payload as u64;
-            live.recorder.packet(t_ns, data);
-        } else {
-            live.hold(dir, t_ns, data, seq, payload as u64);
-        }
-        if flags.contains(TcpFlags::RST) {
+        live.record(t_ns, data, usize::from(!outbound), &seg);
+        if seg.flags.contains(TcpFlags::RST) {
             live.ended_ns = Some(t_ns);
         }
     }
@@ -313,22 +292,7 @@ impl Book {
             live.sort_by_key(|(_, l)| std::cmp::Reverse(l.last_ns));
             live.truncate(max);
             live.reverse();
-            let taken: Vec<(Key, Live)> = live
-                .into_iter()
-                .map(|(k, l)| {
-                    // A copy with the held-back packets recorded (and so not left out).
-                    let mut copy = Live {
-                        recorder: l.recorder.clone(),
-                        held: l.held.clone(),
-                        left_out: l.left_out.clone(),
-                        elided: l.elided,
-                        state: l.state,
-                        ..Live::new(l.id, l.last_ns)
-                    };
-                    copy.release();
-                    (*k, copy)
-                })
-                .collect();
+            let taken: Vec<(Key, Live)> = live.into_iter().map(|(k, l)| (*k, l.clone())).collect();
             (taken, key_text(&inner))
         };
         // Analysis runs outside the lock: the driver records while it holds it.
@@ -339,7 +303,7 @@ impl Book {
                 Lifecycle {
                     id: live.id,
                     key,
-                    trace: analyze(&live.recorder, key, &live.left_out),
+                    trace: analyze(&live.recorder),
                     open: true,
                     state: live.state,
                     elided: live.elided,
@@ -374,10 +338,9 @@ impl Book {
         };
         let mut out = Vec::new();
         for (key, mut live) in taken {
-            live.release();
             // Analysis runs outside the lock: the driver records while it holds it.
             live.recorder.key_log(&keys);
-            let trace = analyze(&live.recorder, key, &live.left_out);
+            let trace = analyze(&live.recorder);
             let mut inner = self.lock();
             archive(&mut inner, &live.recorder);
             let finished = Arc::new(Lifecycle {
@@ -389,8 +352,13 @@ impl Book {
                 elided: live.elided,
             });
             inner.recent.push_back(finished.clone());
-            while inner.recent.len() > RECENT {
-                inner.recent.pop_front();
+            let mut segments: usize = inner.recent.iter().map(|f| f.trace.segments()).sum();
+            while inner.recent.len() > RECENT
+                || (inner.recent.len() > 1 && segments > RECENT_SEGMENTS)
+            {
+                if let Some(old) = inner.recent.pop_front() {
+                    segments -= old.trace.segments();
+                }
             }
             out.push(finished);
         }
@@ -406,41 +374,31 @@ impl Book {
     /// connections were left out of it.
     pub fn archive(&self) -> (Recorder, u64) {
         let inner = self.lock();
-        let mut packets: Vec<(u64, &[u8])> = inner.archive.packets().collect();
-        packets.sort_by_key(|&(t, _)| t);
+        // With their lengths on the wire: the cut ones stay snapped in the capture.
+        let mut packets: Vec<(u64, &[u8], usize)> = inner.archive.packets_with_len().collect();
+        packets.sort_by_key(|&(t, _, _)| t);
         let mut out = Recorder::new();
-        for (t, p) in packets {
-            out.packet(t, p);
+        for (t, p, len) in packets {
+            out.packet_snapped(t, p, len);
         }
         out.key_log(&key_text(&inner));
         (out, inner.archive_dropped)
     }
 }
 
-/// The record analyzed; a message whose missing bytes were all left out on purpose is whole.
-fn analyze(recorder: &Recorder, key: Key, left_out: &[SeqRanges; 2]) -> Trace {
+/// The record analyzed; a plain-HTTP phase whose bytes all crossed the device is finished,
+/// even where they were cut from the record (see [`gaps`]).
+fn analyze(recorder: &Recorder) -> Trace {
     let mut trace = recorder.finish();
-    // One incarnation of the 4-tuple, as almost always: its sides are known for sure.
-    if let [conn] = &mut trace.connections[..] {
-        let (client, server) = if conn.server == key.0 {
-            (&left_out[FROM_PEER], &left_out[FROM_US])
-        } else {
-            (&left_out[FROM_US], &left_out[FROM_PEER])
-        };
-        gaps::vouch(conn, [client, server]);
+    for conn in &mut trace.connections {
+        gaps::vouch(conn);
     }
     trace
 }
 
-/// A live connection's record with its held-back packets in place (a copy).
+/// A live connection's record so far (a copy).
 fn so_far(live: &Live) -> Recorder {
-    let mut recorder = live.recorder.clone();
-    let mut held: Vec<&Held> = live.held.iter().flatten().flatten().collect();
-    held.sort_by_key(|h| h.t_ns);
-    for h in held {
-        recorder.packet(h.t_ns, &h.data);
-    }
-    recorder
+    live.recorder.clone()
 }
 
 fn key_text(inner: &Inner) -> String {
@@ -454,28 +412,49 @@ fn key_text(inner: &Inner) -> String {
 
 /// Copies a finished connection's packets into the archive while there is room.
 fn archive(inner: &mut Inner, recorder: &Recorder) {
-    let bytes: usize = recorder.packets().map(|(_, p)| p.len()).sum();
+    let bytes: usize = recorder
+        .packets_with_len()
+        .map(|(_, p, _)| p.len() + PACKET_OVERHEAD)
+        .sum();
     if inner.archive_bytes + bytes > ARCHIVE_CAP {
         inner.archive_dropped += 1;
         return;
     }
     inner.archive_bytes += bytes;
-    for (t, p) in recorder.packets() {
-        inner.archive.packet(t, p);
+    for (t, p, len) in recorder.packets_with_len() {
+        inner.archive.packet_snapped(t, p, len);
     }
 }
 
-/// A TCP packet's connection (our end first), flags, sequence number and payload length.
-fn tcp_key(data: &[u8], outbound: bool) -> Option<(Key, TcpFlags, u32, usize)> {
+/// What filing a TCP packet needs to know about it.
+struct Segment {
+    /// Our end first.
+    key: Key,
+    flags: TcpFlags,
+    /// Payload bytes.
+    payload: u64,
+    /// Length of its IP and TCP headers (options included): where it is cut.
+    headers: usize,
+}
+
+/// A TCP packet's connection, flags, payload and header lengths; `None` for anything else.
+fn tcp_segment(data: &[u8], outbound: bool) -> Option<Segment> {
     let (ip, payload) = parse_ip(data).ok()?;
     if ip.protocol != IpProtocol::Tcp {
         return None;
     }
+    // The IP payload lies inside `data`: its start is the IP header's length (options and
+    // IPv6 extension headers included), whatever padding follows the packet.
+    let ip_len = (payload.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
     let tcp = TcpPacket::new_checked(payload).ok()?;
     let src = SocketAddr::new(ip.src, tcp.src_port());
     let dst = SocketAddr::new(ip.dst, tcp.dst_port());
-    let key = if outbound { (src, dst) } else { (dst, src) };
-    Some((key, tcp.flags(), tcp.seq_number(), tcp.payload().len()))
+    Some(Segment {
+        key: if outbound { (src, dst) } else { (dst, src) },
+        flags: tcp.flags(),
+        payload: tcp.payload().len() as u64,
+        headers: ip_len.checked_add(tcp.header_len())?,
+    })
 }
 
 /// TLS secrets (NSS key log lines) logged straight into a book, so its traces show what
@@ -550,11 +529,9 @@ mod tests {
         }
     }
 
-    /// A response bigger than the cap: handshake and teardown are kept, the data beyond
-    /// 64 KiB is counted instead, and the finished record is analyzable: the response is
-    /// whole (what is missing was left out on purpose) and ends where it really ended.
-    #[tokio::test]
-    async fn records_both_ways_with_a_payload_cap() {
+    /// Serves one GET over a memory link through a recorded device: a response of `len`
+    /// bytes, then both sides close. Returns the finished connection and the book.
+    async fn big_response(len: usize) -> (Arc<Lifecycle>, Book) {
         let clock = Clock::new();
         let book = Book::new(clock);
         let (a, b) = MemoryLink::pair(1500);
@@ -566,7 +543,6 @@ mod tests {
         book.follow(&ours);
         let peer = Net::new(stack("10.0.0.1"), b, clock);
         let listener = ours.listen("10.0.0.2:80".parse().unwrap()).unwrap();
-        let len = 300_000;
         let server = tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
             let mut request = Vec::new();
@@ -575,8 +551,11 @@ mod tests {
                 s.read_exact(&mut byte).await.unwrap();
                 request.push(byte[0]);
             }
-            let head = b"HTTP/1.1 200 OK\r\nContent-Length: 299957\r\n\r\n";
+            let head = b"HTTP/1.1 200 OK\r\nContent-Length: ";
             let mut response = head.to_vec();
+            let digits = (len - head.len() - 4).to_string().len();
+            let body = len - head.len() - digits - 4;
+            response.extend_from_slice(format!("{body}\r\n\r\n").as_bytes());
             response.resize(len, 7);
             s.write_all(&response).await.unwrap();
             s.shutdown().await.unwrap();
@@ -605,8 +584,20 @@ mod tests {
             1,
             "the connection ends by its state changes"
         );
-        let f = &finished[0];
-        assert!(f.elided.segments[FROM_US] > 100, "{:?} elided", f.elided);
+        (finished.remove(0), book)
+    }
+
+    /// A response bigger than the cap: every segment is on the record, those beyond 64 KiB
+    /// cut to their headers, and the finished record is analyzable: the response's phase is
+    /// finished (its bytes all crossed) though the message is not wholly captured, and it
+    /// ends where it really ended.
+    #[tokio::test]
+    async fn records_both_ways_with_a_payload_cap() {
+        let len = 300_000;
+        let (f, book) = big_response(len).await;
+        assert!(f.elided.cut[FROM_US] > 100, "{:?} elided", f.elided);
+        assert_eq!(f.elided.cut[FROM_PEER], 0, "a short request");
+        assert_eq!(f.elided.dropped, [0, 0]);
         assert!(!f.open);
         assert_eq!(f.state, Some(State::TimeWait), "we closed first");
         let conn = &f.trace.connections[0];
@@ -619,26 +610,22 @@ mod tests {
         };
         assert_eq!(flags(TcpFlags::SYN), 2);
         assert_eq!(flags(TcpFlags::FIN), 2);
-        let kept: usize = conn
-            .segments
-            .iter()
-            .filter(|s| s.from == synack_trace::Side::Server)
-            .map(|s| s.len)
-            .sum();
+        let from_us = || {
+            conn.segments
+                .iter()
+                .filter(|s| s.from == synack_trace::Side::Server)
+        };
+        let kept: usize = from_us().map(|s| s.captured).sum();
         assert!(
             (PAYLOAD_CAP as usize..PAYLOAD_CAP as usize + 4500).contains(&kept),
             "{kept}"
         );
-        // What was left out adds up with what was kept, and the last data segment is on
-        // the record: the response's end is where it really was.
-        assert_eq!(kept as u64 + f.elided.payload[FROM_US], len as u64);
-        let last_data = conn
-            .segments
-            .iter()
-            .rev()
-            .find(|s| s.from == synack_trace::Side::Server && s.len > 0)
-            .unwrap();
+        // What was cut adds up with what was kept, and so do the lengths on the record.
+        assert_eq!(kept as u64 + f.elided.uncaptured[FROM_US], len as u64);
+        assert_eq!(from_us().map(|s| s.len).sum::<usize>(), len);
+        let last_data = from_us().rev().find(|s| s.len > 0).unwrap();
         assert_eq!(last_data.seq as usize + last_data.len, len + 1);
+        assert_eq!(last_data.captured, 0);
         assert!(conn.segments.iter().all(|s| !s.retransmission));
         let response = conn
             .http
@@ -646,7 +633,7 @@ mod tests {
             .find(|m| m.from == synack_trace::Side::Server)
             .unwrap();
         assert_eq!(response.end_offset, len as u64);
-        assert!(response.complete, "{response:?}");
+        assert!(!response.complete, "not every byte was kept: {response:?}");
         assert_eq!(response.t_last_ns, last_data.t_ns);
         let phase = conn
             .phases
@@ -658,6 +645,95 @@ mod tests {
             "{phase:?}"
         );
         assert_eq!(book.recent().len(), 1);
-        assert!(book.archive().0.packet_count() >= conn.segments.len());
+        // The capture holds every packet, the cut ones with their lengths on the wire.
+        let (archive, left_out) = book.archive();
+        assert_eq!(left_out, 0);
+        assert_eq!(archive.packet_count(), conn.segments.len());
+        let snapped = archive
+            .packets_with_len()
+            .filter(|&(_, p, wire)| p.len() < wire)
+            .count();
+        assert_eq!(snapped as u64, f.elided.cut[FROM_US]);
+        let again = archive.finish();
+        assert_eq!(again.connections[0].segments, conn.segments);
+    }
+
+    /// A big response's ladder, unfolded, has a row for every segment, the cut ones marked
+    /// `(0 captured)`, and its sequence numbers run on without a jump.
+    #[tokio::test]
+    async fn a_big_responses_ladder_shows_every_segment() {
+        let len = 200_000;
+        let (f, _) = big_response(len).await;
+        let conn = &f.trace.connections[0];
+        let mut next = 1;
+        let mut cut = 0;
+        for s in conn
+            .segments
+            .iter()
+            .filter(|s| s.from == synack_trace::Side::Server && s.len > 0)
+        {
+            assert_eq!(s.seq, next, "no jump in sequence space");
+            next += s.len as u32;
+            if s.captured < s.len {
+                assert_eq!(s.captured, 0, "cut to its headers");
+                cut += 1;
+            }
+        }
+        assert_eq!(next as usize, len + 1);
+        assert_eq!(cut, f.elided.cut[FROM_US]);
+        let options = synack_trace::ladder::LadderOptions {
+            color: false,
+            width: 120,
+            fold_after: None,
+            ..Default::default()
+        };
+        let ladder = synack_trace::ladder::render(&f.trace, None, &options);
+        let marked = ladder
+            .lines()
+            .filter(|l| l.contains(" (0 captured)"))
+            .count();
+        assert_eq!(marked as u64, cut, "{ladder}");
+        let last = conn.segments.iter().rev().find(|s| s.len > 0).unwrap();
+        assert!(
+            ladder.contains(&format!("seq {}", last.seq)),
+            "the last data segment is drawn: {ladder}"
+        );
+        assert!(!ladder.contains("incomplete"), "{ladder}");
+    }
+
+    /// Beyond the packet cap a connection's record takes only SYNs, FINs and RSTs; the rest
+    /// are counted with their payload. Before it, payload beyond 64 KiB is cut, not dropped.
+    #[test]
+    fn beyond_the_packet_cap_only_control_segments_are_recorded() {
+        let key = (
+            "10.0.0.2:80".parse().unwrap(),
+            "10.0.0.1:1".parse().unwrap(),
+        );
+        let seg = |flags, payload: usize| Segment {
+            key,
+            flags,
+            payload: payload as u64,
+            headers: 40,
+        };
+        // What the recorder keeps is not parsed until analysis: any bytes do here.
+        let packet = [0u8; 140];
+        let mut live = Live::new(1, 0);
+        live.record(0, &packet[..40], FROM_PEER, &seg(TcpFlags::SYN, 0));
+        for t in 1..=PACKET_CAP as u64 + 10 {
+            live.record(t, &packet, FROM_US, &seg(TcpFlags::ACK, 100));
+        }
+        let fin = TcpFlags::FIN | TcpFlags::ACK;
+        live.record(u64::MAX, &packet, FROM_US, &seg(fin, 100));
+        assert_eq!(live.recorder.packet_count(), PACKET_CAP + 1);
+        let e = live.elided;
+        assert_eq!(e.dropped, [11, 0]);
+        assert_eq!(e.dropped_payload, [1100, 0]);
+        // 656 packets of 100 bytes reach the cap; the rest, FIN included, are cut.
+        let whole = PAYLOAD_CAP.div_ceil(100);
+        assert_eq!(e.cut, [PACKET_CAP as u64 - whole, 0]);
+        assert_eq!(e.uncaptured, [e.cut[FROM_US] * 100, 0]);
+        assert_eq!(e.total_segments(), e.cut[FROM_US] + 11);
+        let (t, kept, wire) = live.recorder.packets_with_len().last().unwrap();
+        assert_eq!((t, kept.len(), wire), (u64::MAX, 40, 140), "the FIN, cut");
     }
 }
