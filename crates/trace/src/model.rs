@@ -313,6 +313,10 @@ pub struct HttpMessage {
     pub chunked: bool,
     /// Every byte of the message was captured.
     pub complete: bool,
+    /// Every byte of the message crossed the link: captured, or inside segments kept only in
+    /// part (snapped). A message can be seen whole without being captured whole; its phase
+    /// then finished although its content is not all on the record.
+    pub seen: bool,
     /// Time of the first segment carrying bytes of this message.
     pub t_first_ns: u64,
     /// Time of the last segment carrying bytes of this message (retransmissions included).

@@ -130,6 +130,41 @@ fn http_is_named_from_the_bytes_kept_and_the_rest_is_unknown() {
     assert!(b.segments.iter().all(|s| s.captured == 0));
 }
 
+/// A message all of whose bytes crossed the link was seen whole, so its phase finished, even
+/// though its body was not kept; a response cut short on the wire stays unfinished.
+#[test]
+fn a_message_seen_whole_finishes_its_phase_though_not_captured_whole() {
+    let cut = snapped(&exchange(), SNAP).finish();
+    let c = conn(&cut);
+    let res = &c.http[1];
+    assert!(!res.complete && res.seen, "{res:?}");
+    let phase = c
+        .phases
+        .iter()
+        .find(|p| p.name == PhaseName::HttpResponse)
+        .unwrap();
+    assert!(phase.complete, "{phase:?}");
+
+    // The same response with its last segment never sent: 4000 bytes announced, fewer seen.
+    let mut s = Script::new(1_000, 5_000);
+    s.handshake(0);
+    s.data(100, Side::Client, GET);
+    let res = response(4_000);
+    s.data(200, Side::Server, &res[..1448]);
+    s.data(210, Side::Server, &res[1448..2896]);
+    s.close(700, Side::Client);
+    let short = snapped(&s.rec, SNAP).finish();
+    let c = conn(&short);
+    let res = c.http.iter().find(|m| m.from == Side::Server).unwrap();
+    assert!(!res.seen, "{res:?}");
+    let phase = c
+        .phases
+        .iter()
+        .find(|p| p.name == PhaseName::HttpResponse)
+        .unwrap();
+    assert!(!phase.complete, "{phase:?}");
+}
+
 #[test]
 fn ladder_and_json_say_what_was_not_captured() {
     let cut = snapped(&exchange(), SNAP).finish();

@@ -8,7 +8,6 @@
 
 pub mod device;
 pub mod files;
-mod gaps;
 mod me;
 pub mod print;
 pub mod record;

@@ -24,7 +24,6 @@ use synack_core::tcp::State;
 use synack_core::wire::{IpProtocol, TcpFlags, TcpPacket, parse_ip};
 use synack_trace::{Recorder, Trace};
 
-use super::gaps;
 use crate::demo::body::hex;
 
 /// Payload bytes recorded per connection and direction before data segments are cut to their
@@ -386,14 +385,10 @@ impl Book {
     }
 }
 
-/// The record analyzed; a plain-HTTP phase whose bytes all crossed the device is finished,
-/// even where they were cut from the record (see [`gaps`]).
+/// The record analyzed (a plain-HTTP phase whose bytes all crossed the device is finished,
+/// even where they were cut from the record: `HttpMessage::seen`).
 fn analyze(recorder: &Recorder) -> Trace {
-    let mut trace = recorder.finish();
-    for conn in &mut trace.connections {
-        gaps::vouch(conn);
-    }
-    trace
+    recorder.finish()
 }
 
 /// A live connection's record so far (a copy).

@@ -171,9 +171,43 @@ fn plain_http(
             None => Some(format!("[data {} B]", seg.len)),
         };
     }
+    // Plain HTTP's offsets are the TCP stream's: a message whose bytes all lie in segments
+    // that crossed the link (kept whole or not) was seen whole.
+    for side in [Side::Client, Side::Server] {
+        let spans = covered(segments, ranges, side);
+        for m in messages[side].iter_mut().filter(|m| !m.complete) {
+            m.seen = spans
+                .iter()
+                .any(|s| s.start <= m.start_offset && m.end_offset <= s.end);
+        }
+    }
     let [mut http, server_msgs] = messages.0;
     http.extend(server_msgs);
     http
+}
+
+/// The stream offsets `side`'s segments cover, by the lengths their headers claim: sorted,
+/// merged spans.
+fn covered(
+    segments: &[SegmentRecord],
+    ranges: &[Option<std::ops::Range<u64>>],
+    side: Side,
+) -> Vec<std::ops::Range<u64>> {
+    let mut spans: Vec<std::ops::Range<u64>> = segments
+        .iter()
+        .zip(ranges)
+        .filter(|(seg, _)| seg.from == side)
+        .filter_map(|(_, r)| r.clone().filter(|r| !r.is_empty()))
+        .collect();
+    spans.sort_unstable_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<u64>> = Vec::with_capacity(spans.len().min(64));
+    for r in spans {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    merged
 }
 
 /// The client sent the SYN without ACK; failing that, received the SYN-ACK; failing that
@@ -244,6 +278,7 @@ pub(crate) fn to_messages(from: Side, parsed: Vec<http::Message>) -> Vec<HttpMes
         body_len: m.body_len,
         chunked: m.chunked,
         complete: m.complete,
+        seen: m.complete,
         t_first_ns: u64::MAX,
         t_last_ns: 0,
         first_segment: usize::MAX,

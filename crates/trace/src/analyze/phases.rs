@@ -22,7 +22,8 @@ pub(crate) fn find(
         },
         start_ns: m.t_first_ns,
         end_ns: m.t_last_ns,
-        complete: m.complete,
+        // The phase ended when the message's last byte crossed, kept or not.
+        complete: m.seen,
         first_segment: m.first_segment,
         last_segment: m.last_segment,
     }));
