@@ -133,9 +133,10 @@ pub struct TunArgs {
     /// Device MTU in bytes.
     #[arg(long, value_name = "N", default_value_t = 1500)]
     pub mtu: u16,
-    /// Seeds our stack's random choices (ISNs, ephemeral ports) and the link impairment.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub seed: u64,
+    /// Seeds our stack's random choices (ISNs, ephemeral ports) and the link impairment
+    /// (serve: 1 when not given; get: a fresh seed each run, printed, unless given).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 /// Options of `synack serve`.

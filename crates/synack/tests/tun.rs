@@ -173,3 +173,54 @@ fn closed_ports_are_refused_both_ways() {
         assert_eq!(ours.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
     });
 }
+
+/// Our first SYN on a device made a moment before is answered: in each round a fresh runtime
+/// creates the device and at once connects to a kernel listener, and the handshake needs no
+/// retransmission. (A device's descriptor is not known writable until the runtime's reactor
+/// has turned once; a send before then must wait for it, not be lost to the 1 s RTO.)
+#[test]
+fn first_syn_on_a_fresh_device_is_answered() {
+    if !in_namespace("first_syn_on_a_fresh_device_is_answered") {
+        return;
+    }
+    const ROUNDS: u16 = 6;
+    // Listening on every address works before the device (and its address) exists.
+    let listeners: Vec<std::net::TcpListener> = (0..ROUNDS)
+        .map(|round| std::net::TcpListener::bind(("0.0.0.0", 7100 + round)).unwrap())
+        .collect();
+    for round in 0..ROUNDS {
+        // Both schedulers: the current-thread one runs our driver before its reactor turns.
+        let rt = if round % 2 == 0 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        } else {
+            tokio::runtime::Runtime::new().unwrap()
+        };
+        let (info, device) = rt.block_on(async {
+            let (tun, mut stack) = setup();
+            let stats = tun.stats_handle();
+            // Each round its own port and ISN, so no round meets an earlier one's state.
+            stack.seed = u64::from(round) + 100;
+            let net = Net::new(stack, tun, Clock::new());
+            let server = SocketAddr::new("10.77.0.1".parse().unwrap(), 7100 + round);
+            let stream = within(10, net.connect(server)).await.unwrap();
+            let info = stream.info().expect("connected socket has info");
+            (info, (stats.snapshot(), net.device_send_errors()))
+        });
+        // Dropping the runtime drops the driver and with it the device.
+        drop(rt);
+        let (stats, send_errors) = device;
+        eprintln!("round {round}: {stats:?}");
+        assert_eq!(
+            (info.retransmitted_segments, info.rto_expirations),
+            (0, 0),
+            "round {round}: the handshake needed a retransmission ({stats:?})"
+        );
+        assert_eq!(stats.dropped, 0, "round {round}: {stats:?}");
+        assert_eq!(stats.failed + send_errors, 0, "round {round}: {stats:?}");
+        let (_conn, peer) = listeners[usize::from(round)].accept().unwrap();
+        assert_eq!(peer, info.local, "round {round}");
+    }
+}

@@ -6,6 +6,7 @@ mod fetch;
 mod tls;
 
 use std::fmt;
+use std::hash::BuildHasher;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -125,7 +126,13 @@ impl Setup {
             }
             None
         } else {
-            Some(TunSetup::new(&args.tun).map_err(|e| format!("{e} (or use --kernel)"))?)
+            let mut tun = TunSetup::new(&args.tun).map_err(|e| format!("{e} (or use --kernel)"))?;
+            if args.tun.seed.is_none() {
+                // A new port and ISN each run: a server still in TIME-WAIT from the last run
+                // refuses a SYN that repeats it, and the connection would wait for the RTO.
+                tun.seed = std::hash::RandomState::new().hash_one(std::process::id());
+            }
+            Some(tun)
         };
         if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 86_400.0) {
             return Err(format!(
@@ -510,7 +517,10 @@ fn print_trace(
     }
     let (b, r) = output::bold(setup.color);
     writeln!(out, "{b}{title}{r}")?;
-    writeln!(out, "link: TUN, {}", link::describe(&setup.link))?;
+    let seed = setup.tun.as_ref().map_or(String::new(), |t| {
+        format!(" (seed {}: --seed replays the choices)", t.seed)
+    });
+    writeln!(out, "link: TUN, {}{seed}", link::describe(&setup.link))?;
     for f in recorded.iter().filter(|f| f.elided.total_segments() > 0) {
         writeln!(out, "{}", print::heading(f))?;
     }

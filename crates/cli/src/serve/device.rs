@@ -78,7 +78,7 @@ impl TunSetup {
         Ok(TunSetup {
             config,
             addrs: args.addr.clone(),
-            seed: args.seed,
+            seed: args.seed.unwrap_or(1),
         })
     }
 
@@ -137,7 +137,7 @@ mod tests {
             host_addr: host.iter().map(|s| s.to_string()).collect(),
             addr: addr.iter().map(|s| s.parse().unwrap()).collect(),
             mtu: 1500,
-            seed: 1,
+            seed: Some(1),
         }
     }
 

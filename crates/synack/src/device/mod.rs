@@ -16,7 +16,7 @@ pub use impair::{Impaired, ImpairedStats};
 pub use memory::{LinkStats, MemoryLink, MemoryPort, StatsHandle};
 pub use tap::Tap;
 #[cfg(target_os = "linux")]
-pub use tun::{Tun, TunConfig};
+pub use tun::{Tun, TunConfig, TunStats, TunStatsHandle};
 
 /// A link that carries IP packets (no link-layer header).
 ///
@@ -37,6 +37,10 @@ pub trait Device: Send + 'static {
 
     /// Sends one packet. A link that drops it (full queue, too large) still returns `Ok`, as a
     /// real link would; TCP recovers. An error means this packet could not be handed over.
+    ///
+    /// A device that cannot take the packet yet (a descriptor not yet known writable) may
+    /// hold it and submit it from `poll_recv`, the only call with a waker: it wakes the
+    /// task that last polled it so that `poll_recv` runs again.
     fn send(&mut self, packet: &[u8]) -> io::Result<()>;
 
     /// Submits packets buffered by `send`; called after each burst of sends.

@@ -1,10 +1,13 @@
 //! A Linux TUN device: the kernel routes packets for a subnet to us, and takes ours back, so
 //! the kernel's own TCP, curl and browsers talk to a synack stack.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use super::{Device, RecvBatch};
 
@@ -48,16 +51,101 @@ impl TunConfig {
 
 /// A TUN device carrying IP packets (no packet-information header) between the kernel and a
 /// synack stack. Created and brought up by [`Tun::create`]; removed when dropped.
+///
+/// A send waits, rather than being lost, while the device is not yet known writable: tokio
+/// learns that only when its reactor next turns after [`Tun::create`], and a SYN sent right
+/// away comes before then (it was lost, and the connection waited 1 s for its RTO). Such
+/// packets are held (at most [`Tun::MAX_HELD`]) and submitted, in order, from
+/// [`Device::poll_recv`] as soon as the device is writable.
 pub struct Tun {
     dev: tun_rs::AsyncDevice,
     name: String,
     mtu: usize,
     buf: Vec<u8>,
-    /// Packets the kernel would not take at once (its queue was full): lost, as on a link.
-    send_drops: u64,
+    /// Packets `send` could not hand over yet, oldest first; `poll_recv` submits them.
+    held: VecDeque<Vec<u8>>,
+    /// The driver's waker from the last `poll_recv`, woken when a packet is held so that
+    /// `poll_recv` runs again and waits for the device to be writable.
+    waker: Option<Waker>,
+    counts: Arc<Counts>,
+}
+
+/// What a [`Tun`] did with packets since it was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TunStats {
+    /// Packets handed to the kernel.
+    pub sent: u64,
+    /// Packets read from the kernel.
+    pub received: u64,
+    /// Packets that had to wait for the device to become writable (then sent, or counted in
+    /// `dropped` or `failed`).
+    pub held: u64,
+    /// Packets lost because more than [`Tun::MAX_HELD`] were waiting.
+    pub dropped: u64,
+    /// Packets the kernel refused with an error; [`TunStatsHandle::first_error`] says why.
+    pub failed: u64,
+}
+
+/// Reads a [`Tun`]'s counts from anywhere, after the device has moved into a driver.
+#[derive(Debug, Clone)]
+pub struct TunStatsHandle(Arc<Counts>);
+
+impl TunStatsHandle {
+    /// The counts now.
+    pub fn snapshot(&self) -> TunStats {
+        let c = &self.0;
+        TunStats {
+            sent: c.sent.load(Ordering::Relaxed),
+            received: c.received.load(Ordering::Relaxed),
+            held: c.held.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The first error a write to the device returned, if any did.
+    pub fn first_error(&self) -> Option<String> {
+        self.0
+            .first_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Shared with every [`TunStatsHandle`]; written only by the device.
+#[derive(Debug, Default)]
+struct Counts {
+    sent: AtomicU64,
+    received: AtomicU64,
+    held: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl Counts {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts a write the kernel refused, keeping the first reason.
+    fn failed(&self, e: &io::Error) {
+        Counts::add(&self.failed, 1);
+        let mut first = self
+            .first_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if first.is_none() {
+            *first = Some(e.to_string());
+        }
+    }
 }
 
 impl Tun {
+    /// Packets held while the device is not yet writable; more are lost, as on a full link.
+    pub const MAX_HELD: usize = 256;
+
     /// Creates the device, gives the kernel's side its addresses and brings it up. Needs
     /// CAP_NET_ADMIN; without it the error says so and how to get it. Call it inside a tokio
     /// runtime: the device registers with its reactor.
@@ -94,7 +182,9 @@ impl Tun {
             name: config.name.clone(),
             mtu: usize::from(config.mtu),
             buf: vec![0; MAX_PACKET],
-            send_drops: 0,
+            held: VecDeque::new(),
+            waker: None,
+            counts: Arc::default(),
         })
     }
 
@@ -103,9 +193,44 @@ impl Tun {
         &self.name
     }
 
-    /// Packets dropped because the kernel's queue was full.
+    /// Packets lost because too many were waiting for the device to become writable.
     pub fn send_drops(&self) -> u64 {
-        self.send_drops
+        self.counts.dropped.load(Ordering::Relaxed)
+    }
+
+    /// A handle that reads this device's counts, also once it has moved into a driver.
+    pub fn stats_handle(&self) -> TunStatsHandle {
+        TunStatsHandle(self.counts.clone())
+    }
+
+    /// Keeps `packet` until the device is writable, and has the driver poll us to wait for it.
+    fn hold(&mut self, packet: &[u8]) {
+        if self.held.len() >= Tun::MAX_HELD {
+            Counts::add(&self.counts.dropped, 1);
+            return;
+        }
+        if self.held.is_empty()
+            && let Some(w) = &self.waker
+        {
+            w.wake_by_ref();
+        }
+        self.held.push_back(packet.to_vec());
+        Counts::add(&self.counts.held, 1);
+    }
+
+    /// Submits held packets while the device is writable; when it is not, arms `cx`'s waker
+    /// for when it is.
+    fn submit_held(&mut self, cx: &mut Context<'_>) {
+        while let Some(packet) = self.held.front() {
+            match self.dev.poll_send(cx, packet) {
+                Poll::Ready(Ok(_)) => Counts::add(&self.counts.sent, 1),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Refused (the link went down, say): lost, as `send` would have lost it.
+                Poll::Ready(Err(e)) => self.counts.failed(&e),
+                Poll::Pending => return,
+            }
+            self.held.pop_front();
+        }
     }
 }
 
@@ -135,11 +260,19 @@ impl Device for Tun {
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>, batch: &mut RecvBatch) -> Poll<io::Result<()>> {
+        match &self.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.waker = Some(cx.waker().clone()),
+        }
+        if !self.held.is_empty() {
+            self.submit_held(cx);
+        }
         let before = batch.len();
         while !batch.is_full() {
             match self.dev.try_recv(&mut self.buf) {
                 Ok(n) => {
                     batch.push(&self.buf[..n]);
+                    Counts::add(&self.counts.received, 1);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if batch.len() > before {
@@ -161,14 +294,31 @@ impl Device for Tun {
     }
 
     fn send(&mut self, packet: &[u8]) -> io::Result<()> {
-        match self.dev.try_send(packet) {
-            Ok(_) => Ok(()),
-            // A full queue loses the packet, as a real link would; TCP recovers.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.send_drops += 1;
+        // Behind packets already waiting, to keep the order.
+        if !self.held.is_empty() {
+            self.hold(packet);
+            return Ok(());
+        }
+        let sent = loop {
+            match self.dev.try_send(packet) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                sent => break sent,
+            }
+        };
+        match sent {
+            Ok(_) => {
+                Counts::add(&self.counts.sent, 1);
                 Ok(())
             }
-            Err(e) => Err(e),
+            // Not known writable yet (or, rarely, the kernel's queue is full): wait.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.hold(packet);
+                Ok(())
+            }
+            Err(e) => {
+                self.counts.failed(&e);
+                Err(e)
+            }
         }
     }
 }
@@ -178,6 +328,7 @@ impl fmt::Debug for Tun {
         f.debug_struct("Tun")
             .field("name", &self.name)
             .field("mtu", &self.mtu)
+            .field("held", &self.held.len())
             .finish_non_exhaustive()
     }
 }

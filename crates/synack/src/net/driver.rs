@@ -94,14 +94,15 @@ impl<D: Device> Driver<D> {
     fn transmit(&mut self, core: &mut Core, now: Instant) {
         let mut sent = false;
         while let Some(n) = core.stack.poll_transmit(now, &mut self.tx) {
-            // A packet the device refuses is lost, as on a real link; TCP retransmits it.
-            if self.device.send(&self.tx[..n]).is_err() {
-                core.send_errors += 1;
+            // A packet the device refuses is lost, as on a real link; TCP retransmits it. The
+            // count and the first reason are kept for `Net::device_send_errors`.
+            if let Err(e) = self.device.send(&self.tx[..n]) {
+                core.send_failed(&e);
             }
             sent = true;
         }
-        if sent && self.device.flush().is_err() {
-            core.send_errors += 1;
+        if sent && let Err(e) = self.device.flush() {
+            core.send_failed(&e);
         }
     }
 

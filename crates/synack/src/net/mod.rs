@@ -119,9 +119,15 @@ impl Net {
         self.shared().lock().stack.state(socket)
     }
 
-    /// Packets the device refused to send (each lost, as on a real link).
+    /// Packets the device refused to send (each lost, as on a real link; TCP resends it).
+    /// Nonzero means the link is failing: [`Net::first_device_send_error`] says why.
     pub fn device_send_errors(&self) -> u64 {
         self.shared().lock().send_errors
+    }
+
+    /// The error of the first packet the device refused to send, if any was refused.
+    pub fn first_device_send_error(&self) -> Option<io::Error> {
+        self.shared().lock().first_send_error()
     }
 
     /// The clock this stack reads.
@@ -133,5 +139,53 @@ impl Net {
 impl fmt::Debug for Net {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Net").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::device::RecvBatch;
+
+    /// A link that refuses every packet, as a device whose interface went away does.
+    struct Refusing;
+
+    impl Device for Refusing {
+        fn mtu(&self) -> usize {
+            1500
+        }
+        fn poll_recv(&mut self, _: &mut Context<'_>, _: &mut RecvBatch) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+        fn send(&mut self, _: &[u8]) -> io::Result<()> {
+            Err(io::Error::new(io::ErrorKind::NetworkDown, "link is down"))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refused_packets_are_counted_with_the_first_reason() {
+        let config = StackConfig {
+            addrs: vec![[10, 0, 0, 1].into()],
+            ..StackConfig::default()
+        };
+        let net = Net::new(config, Refusing, Clock::new());
+        assert_eq!(net.device_send_errors(), 0);
+        assert!(net.first_device_send_error().is_none());
+        // The SYN and its retransmission after the 1 s RTO are both refused.
+        let connect = net.connect("10.0.0.2:80".parse().unwrap());
+        let _ = tokio::time::timeout(Duration::from_millis(2_500), connect).await;
+        assert!(
+            net.device_send_errors() >= 2,
+            "{}",
+            net.device_send_errors()
+        );
+        let e = net
+            .first_device_send_error()
+            .expect("the first refusal is kept");
+        assert_eq!(e.kind(), io::ErrorKind::NetworkDown);
+        assert!(e.to_string().contains("link is down"), "{e}");
     }
 }

@@ -33,6 +33,7 @@ impl Shared {
                 stopping: false,
                 failure: None,
                 send_errors: 0,
+                first_send_error: None,
             }),
             sink: Mutex::new(None),
         }
@@ -70,6 +71,8 @@ pub(crate) struct Core {
     failure: Option<Failure>,
     /// Packets the device refused to send (lost, as on a real link).
     pub(crate) send_errors: u64,
+    /// Why the device refused the first of them.
+    first_send_error: Option<Failure>,
 }
 
 struct Failure {
@@ -96,6 +99,24 @@ impl Core {
             None => Ok(()),
             Some(f) => Err(io::Error::new(f.kind, f.message.clone())),
         }
+    }
+
+    /// Counts a packet the device refused, keeping the first reason for
+    /// [`Core::first_send_error`].
+    pub(crate) fn send_failed(&mut self, e: &io::Error) {
+        self.send_errors += 1;
+        if self.first_send_error.is_none() {
+            self.first_send_error = Some(Failure {
+                kind: e.kind(),
+                message: format!("synack device refused a packet: {e}"),
+            });
+        }
+    }
+
+    /// Why the device refused the first packet it did, if any.
+    pub(crate) fn first_send_error(&self) -> Option<io::Error> {
+        let f = self.first_send_error.as_ref()?;
+        Some(io::Error::new(f.kind, f.message.clone()))
     }
 
     /// Marks the driver stopped (keeping the first reason) and wakes every waiting task.
