@@ -382,6 +382,12 @@ impl Connection {
             self.ever_established = true;
             self.keepalive_heard(ctx.now);
         }
+        if matches!(to, State::TimeWait | State::Closed) {
+            // Nothing more will be sent or arrive: an empty ring is memory for nothing (a ring
+            // still holding unread data stays).
+            self.send_buf.release();
+            self.recv_buf.release();
+        }
         if to == State::Closed {
             self.timers.stop_all();
             self.rexmit = None;

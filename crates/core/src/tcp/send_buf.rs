@@ -1,12 +1,89 @@
 //! The send buffer: bytes the application queued, from SND.UNA on.
 //!
-//! Data stays here until acknowledged, so retransmission reads it again; the storage is a ring
-//! allocated on first use, so idle connections cost nothing beyond the struct.
+//! Data stays here until acknowledged, so retransmission reads it again. The storage is a ring
+//! that grows with use: nothing until the first write, then the smallest power of two that
+//! holds what is queued (at least `MIN_RING`), doubling up to the capacity. Bytes are never
+//! zeroed ahead of being written: the ring's `Vec` is only as long as what was written into
+//! it so far, and the rest is reserved, not initialized. A large ring that drains after
+//! holding no more than a quarter of itself since the last drain is freed (the next one is
+//! sized for what it held); one that was busy is kept, so a bulk sender that drains between
+//! bursts neither reallocates nor grows it again from small.
+
+/// The smallest ring allocated: a small message costs one small allocation.
+pub(super) const MIN_RING: usize = 4096;
+
+/// Rings up to this size are always kept when they drain, so a request/response connection
+/// does not allocate per message.
+pub(super) const KEEP_RING: usize = 4096;
+
+/// The ring size to hold `need` bytes: a power of two, at least `MIN_RING`, at most
+/// `capacity` (which need not be a power of two).
+pub(super) fn ring_size(need: usize, capacity: usize) -> usize {
+    need.max(MIN_RING)
+        .checked_next_power_of_two()
+        .unwrap_or(usize::MAX)
+        .min(capacity)
+        .max(need)
+}
+
+/// A new ring of `size` bytes holding the `len` bytes that start at `head` in `ring` (of
+/// `old` bytes), unrolled to the front. Nothing is zeroed: the new `Vec` is `len` long.
+pub(super) fn unroll(ring: &[u8], old: usize, head: usize, len: usize, size: usize) -> Vec<u8> {
+    let mut new = Vec::with_capacity(size);
+    let first = len.min(old - head);
+    new.extend_from_slice(&ring[head..head + first]);
+    new.extend_from_slice(&ring[..len - first]);
+    new
+}
+
+/// Writes `data` at position `at` (below `2 * size`) of a ring of `size` bytes, wrapping at
+/// `size`. `ring.len()` marks how far it was ever written: below it, bytes are overwritten;
+/// at it, appended (within the capacity reserved, so never reallocated). Only a hole left
+/// below out-of-order data is zeroed, once, so that the written part stays contiguous.
+pub(super) fn put(ring: &mut Vec<u8>, size: usize, at: usize, data: &[u8]) {
+    debug_assert!(data.len() <= size && at < 2 * size);
+    if at >= size {
+        // Starts past the end, so at the front: the ring was (or now is) written whole.
+        fill_to(ring, size);
+        let at = at - size;
+        ring[at..at + data.len()].copy_from_slice(data);
+        return;
+    }
+    fill_to(ring, at);
+    let (first, rest) = data.split_at(data.len().min(size - at));
+    let over = first.len().min(ring.len() - at);
+    ring[at..at + over].copy_from_slice(&first[..over]);
+    ring.extend_from_slice(&first[over..]);
+    // Wrapping means `first` reached the end: the ring is whole.
+    ring[..rest.len()].copy_from_slice(rest);
+    debug_assert!(ring.len() <= size);
+}
+
+fn fill_to(ring: &mut Vec<u8>, len: usize) {
+    if ring.len() < len {
+        ring.resize(len, 0);
+    }
+}
+
+/// Copies `dst.len()` bytes from position `at` (below `size`) of a ring of `size` bytes.
+pub(super) fn get(ring: &[u8], size: usize, at: usize, dst: &mut [u8]) {
+    let first = dst.len().min(size - at);
+    let (a, b) = dst.split_at_mut(first);
+    a.copy_from_slice(&ring[at..at + first]);
+    b.copy_from_slice(&ring[..b.len()]);
+}
 
 /// A bounded ring of bytes; offset 0 is the byte at SND.UNA (after the SYN).
 #[derive(Debug)]
 pub struct SendBuffer {
-    storage: Box<[u8]>,
+    /// The ring, `size` bytes reserved; its length is how far it was ever written.
+    storage: Vec<u8>,
+    /// Ring size: 0 while nothing is allocated, at most `capacity`.
+    size: usize,
+    /// Most bytes held since the ring was allocated or last drained.
+    peak: usize,
+    /// Bytes the next ring should hold at least: the peak before the last one was freed.
+    hint: usize,
     capacity: usize,
     head: usize,
     len: usize,
@@ -16,7 +93,10 @@ impl SendBuffer {
     /// An empty buffer that will hold at most `capacity` bytes.
     pub fn new(capacity: usize) -> SendBuffer {
         SendBuffer {
-            storage: Box::default(),
+            storage: Vec::new(),
+            size: 0,
+            peak: 0,
+            hint: 0,
             capacity,
             head: 0,
             len: 0,
@@ -39,15 +119,25 @@ impl SendBuffer {
         if n == 0 {
             return 0;
         }
-        if self.storage.is_empty() {
-            self.storage = vec![0; self.capacity].into_boxed_slice();
+        if self.len + n > self.size {
+            let need = (self.len + n).max(std::mem::take(&mut self.hint));
+            self.resize(ring_size(need, self.capacity));
         }
-        let tail = (self.head + self.len) % self.capacity;
-        let first = n.min(self.capacity - tail);
-        self.storage[tail..tail + first].copy_from_slice(&data[..first]);
-        self.storage[..n - first].copy_from_slice(&data[first..n]);
+        put(
+            &mut self.storage,
+            self.size,
+            self.head + self.len,
+            &data[..n],
+        );
         self.len += n;
+        self.peak = self.peak.max(self.len);
         n
+    }
+
+    fn resize(&mut self, size: usize) {
+        self.storage = unroll(&self.storage, self.size, self.head, self.len, size);
+        self.size = size;
+        self.head = 0;
     }
 
     /// Capacity in bytes (allocated or not).
@@ -55,19 +145,10 @@ impl SendBuffer {
         self.capacity
     }
 
-    /// Raises the capacity to `capacity` (never lowers it), keeping the bytes held. Storage
-    /// not yet allocated stays unallocated.
+    /// Raises the capacity to `capacity` (never lowers it). The ring itself grows only when
+    /// the bytes queued need it.
     pub fn grow(&mut self, capacity: usize) {
-        if capacity <= self.capacity {
-            return;
-        }
-        if !self.storage.is_empty() {
-            let mut storage = vec![0; capacity].into_boxed_slice();
-            self.copy_out(0, &mut storage[..self.len]);
-            self.storage = storage;
-            self.head = 0;
-        }
-        self.capacity = capacity;
+        self.capacity = self.capacity.max(capacity);
     }
 
     /// Copies `dst.len()` bytes starting `offset` bytes past SND.UNA. The range must be held.
@@ -76,25 +157,42 @@ impl SendBuffer {
         if dst.is_empty() {
             return;
         }
-        let start = (self.head + offset) % self.capacity;
-        let first = dst.len().min(self.capacity - start);
-        dst[..first].copy_from_slice(&self.storage[start..start + first]);
-        let rest = dst.len() - first;
-        dst[first..].copy_from_slice(&self.storage[..rest]);
+        let mut at = self.head + offset;
+        if at >= self.size {
+            at -= self.size;
+        }
+        get(&self.storage, self.size, at, dst);
     }
 
     /// Drops `n` acknowledged bytes from the front.
     pub fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
         self.len -= n;
-        self.head = if self.len == 0 {
-            0
+        if self.len > 0 {
+            self.head += n;
+            if self.head >= self.size {
+                self.head -= self.size;
+            }
+        } else if self.size > KEEP_RING && self.peak <= self.size / 4 {
+            // Oversized for this traffic (or going idle).
+            let peak = self.peak;
+            self.release();
+            self.hint = peak;
         } else {
-            (self.head + n) % self.capacity
-        };
-        if self.len == 0 && self.capacity > 0 {
-            // Keep the allocation: a busy connection refills it at once.
             self.head = 0;
+            self.peak = 0;
+        }
+    }
+
+    /// Frees the ring if nothing is held, small or not, and forgets its size: for a connection
+    /// that is done (as in TIME-WAIT), whose kept ring would otherwise outlive its use.
+    pub fn release(&mut self) {
+        if self.len == 0 {
+            self.storage = Vec::new();
+            self.size = 0;
+            self.head = 0;
+            self.peak = 0;
+            self.hint = 0;
         }
     }
 }
@@ -102,6 +200,21 @@ impl SendBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A recognisable byte for stream offset `i`.
+    fn byte(i: usize) -> u8 {
+        (i % 251) as u8
+    }
+
+    fn bytes(from: usize, n: usize) -> Vec<u8> {
+        (from..from + n).map(byte).collect()
+    }
+
+    fn held(b: &SendBuffer) -> Vec<u8> {
+        let mut out = vec![0; b.len()];
+        b.copy_out(0, &mut out);
+        out
+    }
 
     #[test]
     fn wraps_around() {
@@ -122,5 +235,112 @@ mod tests {
         let mut all = [0; 12];
         b.copy_out(0, &mut all);
         assert_eq!(&all, b"efghijklmnop");
+    }
+
+    #[test]
+    fn starts_small_and_doubles() {
+        let mut b = SendBuffer::new(256 << 10);
+        assert_eq!(b.size, 0);
+        assert_eq!(b.push(&bytes(0, 100)), 100);
+        assert_eq!(b.size, MIN_RING);
+        assert_eq!(b.storage.len(), 100, "only what was written is initialized");
+        assert_eq!(b.push(&bytes(100, 5000)), 5000);
+        assert_eq!(b.size, 8192);
+        assert_eq!(b.push(&bytes(5100, 100_000)), 100_000);
+        assert_eq!(b.size, 128 << 10);
+        assert_eq!(b.push(&bytes(105_100, 200_000)), (256 << 10) - 105_100);
+        assert_eq!(b.size, 256 << 10);
+        assert_eq!(held(&b), bytes(0, 256 << 10));
+    }
+
+    #[test]
+    fn capacity_not_a_power_of_two_is_the_last_step() {
+        let mut b = SendBuffer::new(10_000);
+        assert_eq!(b.push(&bytes(0, 9000)), 9000);
+        assert_eq!(b.size, 10_000);
+        b.consume(8000);
+        assert_eq!(b.push(&bytes(9000, 9000)), 9000);
+        assert_eq!(held(&b), bytes(8000, 10_000));
+    }
+
+    /// Fill, drain part, refill across the end of the ring, then grow: at every ring size
+    /// the unrolled copy keeps the stream in order.
+    #[test]
+    fn wraps_at_every_growth_step() {
+        let mut b = SendBuffer::new(1 << 20);
+        let (mut acked, mut queued) = (0, 0);
+        let mut size = MIN_RING;
+        while size <= 1 << 19 {
+            // Fill the ring, ack three quarters, refill so the tail wraps past the end.
+            let n = size - b.len();
+            assert_eq!(b.push(&bytes(queued, n)), n);
+            queued += n;
+            assert_eq!(b.size, size);
+            b.consume(size * 3 / 4);
+            acked += size * 3 / 4;
+            let n = size / 2;
+            assert_eq!(b.push(&bytes(queued, n)), n);
+            queued += n;
+            assert_eq!(b.size, size, "wrapped within the ring");
+            assert!(b.head > 0 && b.head + b.len() > size);
+            assert_eq!(held(&b), bytes(acked, queued - acked));
+            // One more than fits: the ring doubles, unrolled.
+            let n = size - b.len() + 1;
+            assert_eq!(b.push(&bytes(queued, n)), n);
+            queued += n;
+            size *= 2;
+            assert_eq!(b.size, size);
+            assert_eq!(held(&b), bytes(acked, queued - acked));
+            let mut mid = vec![0; 100];
+            b.copy_out(7, &mut mid);
+            assert_eq!(mid, bytes(acked + 7, 100));
+        }
+    }
+
+    #[test]
+    fn keeps_a_busy_ring_and_releases_an_oversized_one_when_drained() {
+        let mut b = SendBuffer::new(64 << 10);
+        b.push(&bytes(0, 20_000));
+        assert_eq!(b.size, 32 << 10);
+        b.consume(19_999);
+        assert_eq!(b.size, 32 << 10, "one byte still held");
+        b.consume(1);
+        assert_eq!(b.size, 32 << 10, "busy since the last drain: kept");
+        // A burst of a quarter of the ring or less: freed when it drains.
+        b.push(&bytes(7, 8192));
+        b.consume(8000);
+        assert_eq!(b.size, 32 << 10);
+        b.consume(192);
+        assert_eq!((b.size, b.storage.capacity()), (0, 0));
+        // The next ring is sized for that burst, whatever the first write.
+        b.push(&bytes(9, 10));
+        assert_eq!(b.size, 8192);
+        assert_eq!(held(&b), bytes(9, 10));
+    }
+
+    #[test]
+    fn keeps_a_small_ring_until_released() {
+        let mut b = SendBuffer::new(64 << 10);
+        b.push(b"request");
+        b.consume(7);
+        assert_eq!(b.size, MIN_RING);
+        b.push(b"again");
+        assert_eq!(held(&b), b"again");
+        b.release();
+        assert_eq!(b.size, MIN_RING, "not released while data is held");
+        b.consume(5);
+        b.release();
+        assert_eq!((b.size, b.storage.capacity()), (0, 0));
+    }
+
+    #[test]
+    fn grow_does_not_allocate() {
+        let mut b = SendBuffer::new(8);
+        b.grow(1 << 20);
+        assert_eq!(b.size, 0);
+        b.push(b"abc");
+        b.grow(2 << 20);
+        assert_eq!(b.size, MIN_RING);
+        assert_eq!(b.capacity(), 2 << 20);
     }
 }
