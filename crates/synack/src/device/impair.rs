@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -25,6 +26,8 @@ pub struct Impaired<D> {
     egress: Impairment,
     ingress: Impairment,
     stats: Arc<Mutex<[ImpairmentStats; 2]>>,
+    /// Packets `inner` refused after the model released them.
+    refused: Arc<AtomicU64>,
     timer: Pin<Box<tokio::time::Sleep>>,
     timer_at: Option<Instant>,
     /// The driver's waker, to run `poll_recv` again when `send` scheduled something.
@@ -50,6 +53,7 @@ impl<D: Device> Impaired<D> {
             egress: Impairment::new(egress, seed),
             ingress: Impairment::new(ingress, seed ^ 0x9e37_79b9_7f4a_7c15),
             stats: Arc::default(),
+            refused: Arc::default(),
             timer: Box::pin(tokio::time::sleep_until(clock.origin())),
             timer_at: None,
             waker: None,
@@ -61,20 +65,25 @@ impl<D: Device> Impaired<D> {
     /// A handle that reads what each direction did, after the device has moved into a
     /// driver.
     pub fn stats_handle(&self) -> ImpairedStats {
-        ImpairedStats(self.stats.clone())
+        ImpairedStats(self.stats.clone(), self.refused.clone())
     }
 
-    /// Moves packets that came due on the way out into `inner`.
-    fn release_egress(&mut self, now: Instant) -> io::Result<()> {
+    /// Moves packets that came due on the way out into `inner`. A packet `inner` refuses is
+    /// lost, as on a real link (TCP resends it), and counted: one refusal must not stop the
+    /// stack.
+    fn release_egress(&mut self, now: Instant) {
         let mut sent = false;
         while self.egress.poll(now, &mut self.packet) {
-            self.inner.send(&self.packet)?;
-            sent = true;
+            match self.inner.send(&self.packet) {
+                Ok(()) => sent = true,
+                Err(_) => {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
-        if sent {
-            self.inner.flush()?;
+        if sent && self.inner.flush().is_err() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(())
     }
 
     fn publish_stats(&self) {
@@ -116,7 +125,7 @@ impl<D: Device> Device for Impaired<D> {
         }
         loop {
             let now = self.clock.now();
-            self.release_egress(now)?;
+            self.release_egress(now);
 
             // Everything waiting in `inner` enters the ingress model now.
             loop {
@@ -153,7 +162,7 @@ impl<D: Device> Device for Impaired<D> {
 
     fn flush(&mut self) -> io::Result<()> {
         let now = self.clock.now();
-        self.release_egress(now)?;
+        self.release_egress(now);
         self.publish_stats();
         // Packets still held need the timer, which only `poll_recv` arms: have it run again.
         if self.egress.poll_timeout().is_some()
@@ -177,7 +186,7 @@ impl<D: fmt::Debug> fmt::Debug for Impaired<D> {
 
 /// Reads an [`Impaired`] device's counts from anywhere: `[egress, ingress]`.
 #[derive(Debug, Clone)]
-pub struct ImpairedStats(Arc<Mutex<[ImpairmentStats; 2]>>);
+pub struct ImpairedStats(Arc<Mutex<[ImpairmentStats; 2]>>, Arc<AtomicU64>);
 
 impl ImpairedStats {
     /// What the way out did to packets.
@@ -188,5 +197,11 @@ impl ImpairedStats {
     /// What the way in did to packets.
     pub fn ingress(&self) -> ImpairmentStats {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)[1]
+    }
+
+    /// Packets the wrapped device refused on the way out, after the model released them
+    /// (lost, as on a real link).
+    pub fn refused(&self) -> u64 {
+        self.1.load(Ordering::Relaxed)
     }
 }

@@ -165,6 +165,29 @@ mod tests {
         }
     }
 
+    /// Behind `Impaired`, a refused packet is lost and counted; the stack runs on (it used to
+    /// stop with the device's error).
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_behind_an_impaired_link_does_not_stop_the_stack() {
+        let config = StackConfig {
+            addrs: vec![[10, 0, 0, 1].into()],
+            ..StackConfig::default()
+        };
+        let clock = Clock::new();
+        let link = crate::LinkConditions {
+            delay: Duration::from_millis(1),
+            ..crate::LinkConditions::default()
+        };
+        let impaired = crate::Impaired::new(Refusing, clock, link, link, 1);
+        let stats = impaired.stats_handle();
+        let net = Net::new(config, impaired, clock);
+        let connect = net.connect("10.0.0.2:80".parse().unwrap());
+        // Still trying (SYN, then its retransmission after 1 s), not failed by the device.
+        let outcome = tokio::time::timeout(Duration::from_millis(2_500), connect).await;
+        assert!(outcome.is_err(), "{outcome:?}");
+        assert!(stats.refused() >= 2, "{}", stats.refused());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn refused_packets_are_counted_with_the_first_reason() {
         let config = StackConfig {
