@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use clap::Args;
-use synack::LinkConditions;
+use synack::{ImpairedStats, LinkConditions};
 use synack_core::impair::ImpairmentStats;
 
 /// How bad the link is. Each setting applies to both directions.
@@ -155,6 +155,17 @@ pub fn describe(c: &LinkConditions) -> String {
         }
     }
     parts.join(", ") + " each way"
+}
+
+/// What an impaired device at our end did, named from our side ("from us: …; to us: …"):
+/// egress is what we sent, ingress what we received. `None` when nothing happened.
+pub fn effects_at_our_end(stats: &ImpairedStats) -> Option<String> {
+    let effects = effects(&stats.egress(), &stats.ingress());
+    (!effects.is_empty()).then(|| {
+        effects
+            .replace("client→server", "from us")
+            .replace("server→client", "to us")
+    })
 }
 
 /// What the two directions did, e.g. "client→server: 3 lost, 1 reordered; server→client:

@@ -365,14 +365,8 @@ async fn run(setup: &Setup) -> Result<bool, GetError> {
     );
     print_trace(setup, &title, &trace, &finished, summary.as_ref(), fetched)
         .map_err(|e| GetError::Other(format!("writing the output failed: {e}")))?;
-    if let Some(stats) = link_stats {
-        let effects = link::effects(&stats.egress(), &stats.ingress());
-        if !effects.is_empty() {
-            let effects = effects
-                .replace("client→server", "from us")
-                .replace("server→client", "to us");
-            eprintln!("synack get: link: {effects}");
-        }
+    if let Some(effects) = link_stats.as_ref().and_then(link::effects_at_our_end) {
+        eprintln!("synack get: link: {effects}");
     }
     if let Some(path) = &setup.pcap {
         let options = WriteOptions {

@@ -262,15 +262,8 @@ async fn run(setup: Setup) -> Result<(), ServeError> {
         tokio::time::sleep(SWEEP_EVERY).await;
     }
     printer.print(&book.sweep(true));
-    if let Some(stats) = link_stats {
-        let effects = link::effects(&stats.egress(), &stats.ingress());
-        if !effects.is_empty() {
-            // Egress is what we sent (server→client), ingress what we received.
-            let effects = effects
-                .replace("client→server", "from us")
-                .replace("server→client", "to us");
-            eprintln!("synack serve: link: {effects}");
-        }
+    if let Some(effects) = link_stats.as_ref().and_then(link::effects_at_our_end) {
+        eprintln!("synack serve: link: {effects}");
     }
     if let Some(path) = &setup.pcap {
         let (recorder, left_out) = book.archive();
