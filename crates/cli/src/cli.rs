@@ -249,11 +249,12 @@ pub enum BenchScenario {
     /// hyper requests a second, keep-alive and new connections, plain and TLS 1.3: synack's
     /// runtime over a memory link against the kernel on loopback.
     Http,
-    /// synack on a TUN device against the kernel over veth (not built yet).
+    /// Bulk transfer both ways between synack on a TUN device and the kernel, against
+    /// kernel↔kernel over veth, in network namespaces of its own (root only).
     Tun,
     /// Memory per idle connection, and the cost of a segment with many connections open.
     Scale,
-    /// Every scenario built.
+    /// Every scenario (tun only as root: skipped, with the reason, otherwise).
     All,
 }
 

@@ -1,8 +1,13 @@
 //! `synack bench`: the shape of what it reports, never how fast anything was.
+//!
+//! `tun` needs root: as root its figures are checked, and with privileges dropped (setpriv)
+//! its refusal; without root the first is skipped with a message. Under CI (the `CI`
+//! variable set), which runs as root, nothing is skipped.
 
 mod common;
 
 use std::collections::BTreeSet;
+use std::process::{Command, Output};
 
 use common::{json_lines, one_line_error, synack};
 
@@ -61,20 +66,19 @@ fn a_quick_run_of_everything_reports_every_system_with_positive_figures() {
         .filter_map(|l| l["case"].as_str())
         .collect();
     assert_eq!(bulk_cases, BTreeSet::from(["mtu1500", "mtu65535"]));
-    // What is not built is said on stderr, never given figures, and what has figures is
-    // not said to be missing.
-    let missing = stderr
-        .lines()
-        .find(|l| l.contains("not built yet"))
-        .unwrap_or_else(|| panic!("no word on what is not built: {stderr}"));
-    for line in &lines {
-        let scenario = line["scenario"].as_str().unwrap_or_default();
-        assert!(
-            !missing.contains(scenario),
-            "{scenario} has figures: {missing}"
-        );
+    // tun has figures from both systems, or (without root) a word on stderr, never both.
+    let tun: BTreeSet<&str> = lines
+        .iter()
+        .filter(|l| l["scenario"] == "tun")
+        .filter_map(|l| l["system"].as_str())
+        .collect();
+    let skipped = stderr.lines().any(|l| l.contains("bench tun: skipped"));
+    if skipped {
+        assert!(tun.is_empty(), "tun skipped yet has figures: {lines:?}");
+        assert!(!must_run_tun(), "tun skipped under CI as root: {stderr}");
+    } else {
+        assert_eq!(tun, BTreeSet::from(["synack", "kernel"]), "{stderr}");
     }
-    assert!(lines.iter().all(|l| l["scenario"] != "tun"));
 }
 
 #[test]
@@ -108,11 +112,111 @@ fn a_bad_scenario_is_one_line_of_error() {
     assert!(line.contains("nonsense") && line.contains("bulk"), "{line}");
 }
 
+/// Whether the effective user is root (from /proc: no unsafe code for a test).
+fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"));
+    uid.and_then(|u| u.split_whitespace().nth(1)) == Some("0")
+}
+
+/// Whether tun must run rather than be skipped: as root under CI.
+fn must_run_tun() -> bool {
+    is_root() && std::env::var_os("CI").is_some()
+}
+
 #[test]
-fn a_scenario_not_built_yet_says_so_and_fails() {
-    let (code, line) = one_line_error(&["bench", "tun"]);
-    assert_ne!(code, 0);
-    assert!(line.contains("not built yet"), "{line}");
+fn tun_as_root_reports_both_systems_for_both_directions() {
+    if !is_root() {
+        eprintln!("tun_as_root_reports_both_systems_for_both_directions: skipped: not root");
+        return;
+    }
+    let out = synack(&["bench", "tun", "--quick", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench tun failed: {stderr}");
+    let mut seen = BTreeSet::new();
+    for line in json_lines(&out) {
+        assert_eq!(line["scenario"], "tun", "{line}");
+        assert_eq!(line["unit"], "Gbit/s", "{line}");
+        let median = line["median"].as_f64().unwrap_or_default();
+        assert!(median > 0.0, "{line}");
+        let case = line["case"].as_str().unwrap_or_default().to_owned();
+        let system = line["system"].as_str().unwrap_or_default().to_owned();
+        assert!(seen.insert((case, system)), "a row twice: {line}");
+    }
+    let expected = ["download", "upload"]
+        .iter()
+        .flat_map(|c| ["synack", "kernel"].map(|s| (c.to_string(), s.to_owned())))
+        .collect::<BTreeSet<_>>();
+    assert_eq!(seen, expected);
+}
+
+/// Runs synack as user nobody (uid and gid 65534, no capabilities), when we are root and
+/// `setpriv` is there; `None` otherwise.
+fn synack_as_nobody(args: &[&str]) -> Option<Output> {
+    if !is_root() {
+        return None;
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_synack"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .ok()?;
+    // setpriv's own failures (cannot run the binary as nobody, say) are not ours.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.starts_with("setpriv:") {
+        eprintln!("setpriv could not run synack: {stderr}");
+        return None;
+    }
+    Some(out)
+}
+
+#[test]
+fn tun_without_privilege_is_one_line_naming_root() {
+    let out = match synack_as_nobody(&["bench", "tun", "--quick"]) {
+        Some(out) => out,
+        None if is_root() => {
+            assert!(!must_run_tun(), "CI must have setpriv");
+            eprintln!("tun_without_privilege_is_one_line_naming_root: skipped: no setpriv");
+            return;
+        }
+        None => synack(&["bench", "tun", "--quick"]),
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "bench tun ran without root: {stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("synack: bench tun: ") && stderr.contains("root"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn all_without_privilege_skips_tun_and_says_why() {
+    let args = ["bench", "all", "--quick", "--rounds", "1"];
+    let Some(out) = synack_as_nobody(&args) else {
+        assert!(!must_run_tun(), "CI must have setpriv");
+        eprintln!("all_without_privilege_skips_tun_and_says_why: skipped: not root, or no setpriv");
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("\nbulk "),
+        "the other scenarios ran: {stdout}"
+    );
+    assert!(!stdout.contains("\ntun "), "tun has figures: {stdout}");
+    let said = stdout
+        .lines()
+        .find(|l| l.starts_with("tun: skipped: "))
+        .unwrap_or_else(|| panic!("no word on tun: {stdout}"));
+    assert!(said.contains("root"), "{said}");
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
 use std::time::Duration;
 
+use synack::device::TunStats;
 use synack::{Clock, Net, Tun, TunConfig};
 use synack_core::StackConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,6 +49,11 @@ fn skip(name: &str, why: &str) {
 /// Inside the namespace: loopback up, no IPv6 duplicate-address wait, then the TUN device
 /// with the kernel at 10.77.0.1/24 and fd77::1/64, and our stack at .2 and ::2.
 fn setup() -> (Tun, StackConfig) {
+    setup_with(true)
+}
+
+/// [`setup`], asking for offload or not.
+fn setup_with(offload: bool) -> (Tun, StackConfig) {
     let _ = Command::new("ip")
         .args(["link", "set", "lo", "up"])
         .status();
@@ -57,7 +63,7 @@ fn setup() -> (Tun, StackConfig) {
     }
     let mut config = TunConfig::new("syn0", "10.77.0.1".parse().unwrap(), 24);
     config.add_host_addr("fd77::1".parse().unwrap(), 64);
-    let tun = match Tun::create(&config) {
+    let tun = match Tun::create_with_offload(&config, offload) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             eprintln!("{e}");
@@ -222,5 +228,176 @@ fn first_syn_on_a_fresh_device_is_answered() {
         assert_eq!(stats.failed + send_errors, 0, "round {round}: {stats:?}");
         let (_conn, peer) = listeners[usize::from(round)].accept().unwrap();
         assert_eq!(peer, info.local, "round {round}");
+    }
+}
+
+/// A `Tcp:` counter from this namespace's /proc/net/snmp (IPv4 and IPv6 alike).
+fn kernel_tcp_counter(name: &str) -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").expect("/proc/net/snmp");
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next().unwrap(), tcp.next().unwrap());
+    let at = names.split_whitespace().position(|n| n == name);
+    let at = at.unwrap_or_else(|| panic!("no Tcp counter {name}"));
+    values.split_whitespace().nth(at).unwrap().parse().unwrap()
+}
+
+/// Checks that `rd` yields exactly `pattern(len)`, without keeping it all.
+async fn expect_pattern(mut rd: impl tokio::io::AsyncRead + Unpin, len: usize) -> io::Result<()> {
+    let mut buf = vec![0; 64 * 1024];
+    let mut at = 0;
+    loop {
+        let n = rd.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        let ok = buf[..n]
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| usize::from(b) == (at + i) % 251);
+        assert!(ok, "bytes differ in {n} bytes at offset {at}");
+        at += n;
+        assert!(at <= len, "more than {len} bytes arrived");
+    }
+    assert_eq!(at, len, "the stream ended early");
+    Ok(())
+}
+
+/// Sends `len` bytes one way, from a kernel socket to ours (`to_us`) or back, and checks them.
+async fn one_way(net: &Net, ours: IpAddr, kernel: IpAddr, to_us: bool, len: usize, port: u16) {
+    let data = pattern(len);
+    if to_us {
+        let listener = net.listen(SocketAddr::new(ours, port)).unwrap();
+        let server = tokio::spawn(async move {
+            let (s, _) = listener.accept().await?;
+            expect_pattern(s, len).await
+        });
+        let mut k = within(10, tokio::net::TcpStream::connect((ours, port)))
+            .await
+            .unwrap();
+        within(60, async {
+            k.write_all(&data).await?;
+            k.shutdown().await
+        })
+        .await
+        .unwrap();
+        within(60, server).await.unwrap().unwrap();
+    } else {
+        let kl = tokio::net::TcpListener::bind((kernel, port)).await.unwrap();
+        let kserver = tokio::spawn(async move {
+            let (s, _) = kl.accept().await?;
+            expect_pattern(s, len).await
+        });
+        let mut s = within(10, net.connect(SocketAddr::new(kernel, port)))
+            .await
+            .unwrap();
+        within(60, async {
+            s.write_all(&data).await?;
+            s.shutdown().await
+        })
+        .await
+        .unwrap();
+        within(60, kserver).await.unwrap().unwrap();
+    }
+}
+
+/// Sends `len` bytes each way over IPv4 and IPv6, and returns what the device counted in
+/// each of the four transfers.
+fn bulk(offload: bool, len: usize) -> Vec<(String, TunStats)> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (tun, stack) = setup_with(offload);
+        assert_eq!(tun.offload(), offload, "offload as asked ({tun:?})");
+        let stats = tun.stats_handle();
+        let net = Net::new(stack, tun, Clock::new());
+        let mut seen = Vec::new();
+        let mut port = 7200;
+        for (ours, kernel) in [("10.77.0.2", "10.77.0.1"), ("fd77::2", "fd77::1")] {
+            let ours: IpAddr = ours.parse().unwrap();
+            let kernel: IpAddr = kernel.parse().unwrap();
+            for to_us in [true, false] {
+                let before = stats.snapshot();
+                one_way(&net, ours, kernel, to_us, len, port).await;
+                port += 1;
+                let after = stats.snapshot();
+                let way = if to_us {
+                    "kernel → us"
+                } else {
+                    "us → kernel"
+                };
+                let delta = TunStats {
+                    sent: after.sent - before.sent,
+                    writes: after.writes - before.writes,
+                    received: after.received - before.received,
+                    reads: after.reads - before.reads,
+                    held: after.held - before.held,
+                    dropped: after.dropped - before.dropped,
+                    failed: after.failed - before.failed,
+                    bad_reads: after.bad_reads - before.bad_reads,
+                };
+                eprintln!("{ours} {way}: {delta:?}");
+                seen.push((format!("{ours} {way}"), delta));
+            }
+        }
+        assert_eq!(net.device_send_errors(), 0, "{:?}", stats.first_error());
+        // Checksums were right both ways: we checked the kernel's (tun-rs completes those of
+        // split super-segments), and the kernel checked ours.
+        let counters = net.counters();
+        assert_eq!(
+            (counters.dropped_bad_checksum, counters.dropped_malformed),
+            (0, 0),
+            "{counters:?}"
+        );
+        assert_eq!(
+            kernel_tcp_counter("InCsumErrors"),
+            0,
+            "the kernel saw bad checksums"
+        );
+        seen
+    })
+}
+
+/// With offload on, 32 MiB cross each way over both families intact, and the device moves
+/// several packets per system call: the kernel's TSO hands us super-segments that we split,
+/// and we coalesce our segments into super-segments for it.
+#[test]
+fn offload_moves_super_segments_both_ways() {
+    if !in_namespace("offload_moves_super_segments_both_ways") {
+        return;
+    }
+    for (way, s) in bulk(true, 32 << 20) {
+        assert_eq!(
+            (s.dropped, s.failed, s.bad_reads),
+            (0, 0, 0),
+            "{way}: {s:?}"
+        );
+        if way.ends_with("kernel → us") {
+            assert!(
+                s.reads < s.received,
+                "{way}: no read carried a super-segment: {s:?}"
+            );
+        } else {
+            assert!(
+                s.writes < s.sent,
+                "{way}: no write carried a super-segment: {s:?}"
+            );
+        }
+    }
+}
+
+/// With offload off, every packet is a read or write of its own, and data still crosses.
+#[test]
+fn without_offload_each_packet_is_one_system_call() {
+    if !in_namespace("without_offload_each_packet_is_one_system_call") {
+        return;
+    }
+    for (way, s) in bulk(false, 2 << 20) {
+        assert_eq!(
+            (s.dropped, s.failed, s.bad_reads),
+            (0, 0, 0),
+            "{way}: {s:?}"
+        );
+        assert_eq!(s.writes, s.sent, "{way}: {s:?}");
+        assert_eq!(s.reads, s.received, "{way}: {s:?}");
+        assert!(s.received > 0 && s.sent > 0, "{way}: {s:?}");
     }
 }
