@@ -3,9 +3,10 @@
 //!
 //! With offload on (the default when the kernel supports it), each read and write carries a
 //! virtio-net header, as a virtual NIC's would: the kernel hands us TCP super-segments of up
-//! to 64 KiB (TSO), which tun-rs splits into MTU-sized packets with their checksums
-//! completed, and `flush` coalesces our consecutive segments of a flow into super-segments
-//! (GRO towards the kernel), so one system call moves dozens of packets each way.
+//! to 64 KiB (TSO), which go to the stack whole once their checksum is completed (as Linux's
+//! GRO hands its TCP one segment for many), and `flush` coalesces our consecutive segments of
+//! a flow into super-segments (GRO towards the kernel), so one system call moves dozens of
+//! packets each way.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -18,7 +19,8 @@ use std::task::{Context, Poll, Waker};
 mod offload;
 
 use super::{Device, RecvBatch};
-use offload::{Rx, TxBatch, frame_packets};
+use offload::{TxBatch, frame_packets, read_buffer};
+use tun_rs::VIRTIO_NET_HDR_LEN;
 
 /// How to create a TUN device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +63,7 @@ impl TunConfig {
 /// With offload on ([`Tun::offload`]), `send` only queues a packet and [`Device::flush`]
 /// submits the queue, coalesced; a full queue (128 packets) is submitted at once. The queue's
 /// buffers hold a super-segment each: up to 8 MiB, allocated as bursts first need them. A
-/// read is split into up to 256 packets (the kernel's segments of a 64 KiB super-segment,
-/// down to 256-byte segments); a super-segment of more pieces is lost and counted.
+/// read super-segment goes to the stack as one segment of up to 64 KiB.
 ///
 /// A write waits, rather than being lost, while the device is not yet known writable: tokio
 /// learns that only when its reactor next turns after [`Tun::create`], and a SYN sent right
@@ -73,7 +74,8 @@ pub struct Tun {
     dev: tun_rs::AsyncDevice,
     name: String,
     mtu: usize,
-    rx: Rx,
+    /// Where each read lands.
+    rx: Vec<u8>,
     /// Offload only: packets queued by `send` for the next `flush`.
     tx: Option<TxBatch>,
     /// Writes (plain packets, or virtio frames) that could not be handed over yet, oldest
@@ -95,7 +97,7 @@ pub struct TunStats {
     pub sent: u64,
     /// Writes to the kernel (each a packet or a super-segment of several).
     pub writes: u64,
-    /// Packets read from the kernel (after splitting super-segments).
+    /// Packets read from the kernel, a super-segment counted as the segments it carries.
     pub received: u64,
     /// Reads from the kernel (each a packet or a super-segment of several).
     pub reads: u64,
@@ -106,8 +108,8 @@ pub struct TunStats {
     pub dropped: u64,
     /// Packets the kernel refused with an error; [`TunStatsHandle::first_error`] says why.
     pub failed: u64,
-    /// Reads lost because their offload framing could not be split (a malformed virtio
-    /// header, or a super-segment of more pieces than a read is sized for); TCP retransmits.
+    /// Reads lost because their virtio framing could not be right (a short header, a
+    /// checksum position outside the packet); TCP retransmits.
     pub bad_reads: u64,
 }
 
@@ -250,7 +252,7 @@ impl Tun {
             dev,
             name: config.name.clone(),
             mtu,
-            rx: Rx::new(offload, mtu),
+            rx: read_buffer(offload),
             tx: offload.then(TxBatch::new),
             held: VecDeque::new(),
             waker: None,
@@ -375,47 +377,24 @@ impl Tun {
         result
     }
 
-    /// Reads once from the kernel into `batch` (at most its room; the rest of a split
-    /// super-segment waits in `rx`). `WouldBlock` when nothing was waiting.
+    /// Reads once from the kernel into `batch`; `WouldBlock` when nothing was waiting.
     fn read(&mut self, batch: &mut RecvBatch) -> io::Result<()> {
+        let n = self.dev.try_recv(&mut self.rx)?;
+        Counts::add(&self.counts.reads, 1);
         if self.tx.is_none() {
-            let n = self.dev.try_recv(&mut self.rx.raw)?;
-            batch.push(&self.rx.raw[..n]);
+            batch.push(&self.rx[..n]);
             Counts::add(&self.counts.received, 1);
-            Counts::add(&self.counts.reads, 1);
             return Ok(());
         }
-        let rx = &mut self.rx;
-        match self
-            .dev
-            .try_recv_multiple(&mut rx.raw, &mut rx.split, &mut rx.sizes, 0)
-        {
-            Ok(count) => {
-                Counts::add(&self.counts.reads, 1);
-                rx.next = 0;
-                rx.count = count.min(rx.split.len());
+        match offload::complete(&mut self.rx[..n]) {
+            Some(packets) => {
+                batch.push(&self.rx[VIRTIO_NET_HDR_LEN..n]);
+                Counts::add(&self.counts.received, packets);
             }
-            // No OS error: the read happened but its framing did not split. That read is
-            // lost, not the device.
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock && e.raw_os_error().is_none() => {
-                Counts::add(&self.counts.reads, 1);
-                Counts::add(&self.counts.bad_reads, 1);
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+            // That read is lost, not the device.
+            None => Counts::add(&self.counts.bad_reads, 1),
         }
-        self.take_pending(batch);
         Ok(())
-    }
-
-    /// Moves split packets not yet handed out into `batch`, while it has room.
-    fn take_pending(&mut self, batch: &mut RecvBatch) {
-        while !batch.is_full()
-            && let Some(packet) = self.rx.pending()
-        {
-            batch.push(packet);
-            Counts::add(&self.counts.received, 1);
-        }
     }
 }
 
@@ -453,7 +432,6 @@ impl Device for Tun {
             self.submit_held(cx);
         }
         let before = batch.len();
-        self.take_pending(batch);
         while !batch.is_full() {
             match self.read(batch) {
                 Ok(()) => {}

@@ -1,10 +1,15 @@
-//! The frame buffers of a [`Tun`](super::Tun) with virtio-net offload: reads split from
-//! kernel super-segments, and sends coalesced into them (GRO towards the kernel), through
-//! tun-rs's splitter and `GROTable`, in buffers allocated once and reused.
+//! The frames of a [`Tun`](super::Tun) with virtio-net offload. Reads: a TCP super-segment
+//! of up to 64 KiB goes to the stack whole, as Linux's GRO hands one to its own TCP, once its
+//! checksum is completed. Sends: consecutive segments of a flow are coalesced into
+//! super-segments (GRO towards the kernel) by tun-rs's `GROTable`, in buffers allocated once
+//! and reused.
 
 use std::io;
 
-use tun_rs::{GROTable, VIRTIO_NET_HDR_LEN, VirtioNetHdr};
+use synack_core::wire::checksum::{accumulate, fold};
+use tun_rs::{
+    GROTable, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_LEN, VirtioNetHdr,
+};
 
 /// The largest packet a plain TUN read can return when the MTU is at its maximum.
 const MAX_PACKET: usize = 65_535;
@@ -23,55 +28,47 @@ const TX_CAPACITY: usize = 2 * TX_OFFSET + MAX_PACKET;
 const MERGED: u8 = 0xff;
 /// `virtio_net_hdr.gso_type` of a plain packet.
 const GSO_NONE: u8 = 0;
-/// The smallest segment size a split super-segment is sized for: 64 KiB in 256 pieces.
-const MIN_SEGMENT: usize = 256;
+/// `virtio_net_hdr.gso_type`'s bit saying the segments carry ECN's CWR.
+const GSO_ECN: u8 = 0x80;
+/// `virtio_net_hdr.flags`: the transport checksum is partial (CHECKSUM_PARTIAL).
+const NEEDS_CSUM: u8 = 1;
 
-/// The receive side's buffers, allocated once.
-pub(super) struct Rx {
-    /// One kernel read: a packet, or with offload a virtio header and a (super-)segment.
-    pub(super) raw: Vec<u8>,
-    /// Offload only: the last read split into packets (`sizes` long each); those from `next`
-    /// to `count` are not yet in a batch, and go first next time.
-    pub(super) split: Vec<Vec<u8>>,
-    pub(super) sizes: Vec<usize>,
-    pub(super) next: usize,
-    pub(super) count: usize,
+/// The buffer one kernel read lands in: a packet, or with offload a virtio header and a
+/// (super-)segment.
+pub(super) fn read_buffer(offload: bool) -> Vec<u8> {
+    if offload {
+        vec![0; VIRTIO_NET_HDR_LEN + MAX_SUPER]
+    } else {
+        vec![0; MAX_PACKET]
+    }
 }
 
-impl Rx {
-    pub(super) fn new(offload: bool, mtu: usize) -> Rx {
-        if !offload {
-            return Rx {
-                raw: vec![0; MAX_PACKET],
-                split: Vec::new(),
-                sizes: Vec::new(),
-                next: 0,
-                count: 0,
-            };
-        }
-        // A plain (unsplit) packet lands in the first buffer whole, even if someone raised
-        // the interface's MTU; split pieces are at most an MTU each.
-        let pieces = MAX_SUPER.div_ceil(MIN_SEGMENT);
-        let mut split = vec![vec![0; mtu]; pieces];
-        split[0] = vec![0; MAX_SUPER];
-        Rx {
-            raw: vec![0; VIRTIO_NET_HDR_LEN + MAX_SUPER],
-            split,
-            sizes: vec![0; pieces],
-            next: 0,
-            count: 0,
-        }
+/// Makes a read `frame` (virtio header, then an IP packet) whole for the stack: completes a
+/// partial transport checksum. Returns how many segments the packet carries (a super-segment
+/// is cut at `gso_size` on a real wire), or `None` when the framing cannot be right.
+///
+/// Super-segments other than TCP (UDP GSO) go whole too: the stack speaks no UDP, and drops
+/// and counts them as it would their pieces.
+pub(super) fn complete(frame: &mut [u8]) -> Option<u64> {
+    let hdr = VirtioNetHdr::decode(frame).ok()?;
+    let packet = frame.get_mut(VIRTIO_NET_HDR_LEN..)?;
+    if packet.is_empty() {
+        return None;
     }
-
-    /// The next split packet not yet handed out.
-    pub(super) fn pending(&mut self) -> Option<&[u8]> {
-        if self.next >= self.count {
+    if hdr.flags & NEEDS_CSUM != 0 {
+        let start = usize::from(hdr.csum_start);
+        let at = start + usize::from(hdr.csum_offset);
+        if at + 2 > packet.len() {
             return None;
         }
-        let i = self.next;
-        self.next += 1;
-        let len = self.sizes[i].min(self.split[i].len());
-        Some(&self.split[i][..len])
+        // The field holds the pseudo-header's sum, so summing over it completes the sum.
+        let sum = !fold(accumulate(0, &packet[start..]));
+        packet[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+    }
+    match hdr.gso_type & !GSO_ECN {
+        GSO_NONE => Some(1),
+        VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_TCPV6 if hdr.gso_size == 0 => None,
+        _ => Some(frame_packets(frame)),
     }
 }
 
@@ -151,7 +148,7 @@ mod tests {
     use std::net::IpAddr;
 
     use synack_core::wire::tcp::{TcpFlags, TcpRepr, fill_checksum};
-    use synack_core::wire::{IpProtocol, IpRepr};
+    use synack_core::wire::{IpProtocol, IpRepr, parse_ip};
 
     use super::*;
 
@@ -203,6 +200,49 @@ mod tests {
     fn shape(frame: &[u8]) -> (u8, u16, u64) {
         let hdr = VirtioNetHdr::decode(frame).unwrap();
         (hdr.gso_type, hdr.gso_size, frame_packets(frame))
+    }
+
+    #[test]
+    fn a_read_super_segment_goes_whole_with_its_checksum_completed() {
+        // What we write to the kernel has the very shape the kernel writes to us: a partial
+        // checksum (the pseudo-header's sum) and a gso_size.
+        for addrs in [V4, V6] {
+            let packets: Vec<Vec<u8>> = (0..10)
+                .map(|i| segment(addrs, 1000, 1 + i * 1400, 1400, TcpFlags::ACK))
+                .collect();
+            let frames = coalesced(&packets);
+            assert_eq!(frames.len(), 1);
+            let mut frame = frames[0].clone();
+            let (ip, payload) = parse_ip(&frame[VIRTIO_NET_HDR_LEN..]).unwrap();
+            assert!(
+                TcpRepr::parse(payload, ip.src, ip.dst, true).is_err(),
+                "a partial checksum must not pass as whole"
+            );
+            assert_eq!(complete(&mut frame), Some(10));
+            let (ip, payload) = parse_ip(&frame[VIRTIO_NET_HDR_LEN..]).unwrap();
+            let (tcp, data) = TcpRepr::parse(payload, ip.src, ip.dst, true).unwrap();
+            assert_eq!(tcp.seq, 1);
+            let whole: Vec<u8> = packets
+                .iter()
+                .flat_map(|p| p[p.len() - 1400..].to_vec())
+                .collect();
+            assert_eq!(data, &whole[..]);
+        }
+    }
+
+    #[test]
+    fn a_plain_read_goes_as_it_is_and_bad_framing_is_refused() {
+        let packet = segment(V4, 1000, 7, 100, TcpFlags::ACK);
+        let mut frame = vec![0; VIRTIO_NET_HDR_LEN];
+        frame.extend_from_slice(&packet);
+        assert_eq!(complete(&mut frame), Some(1));
+        assert_eq!(&frame[VIRTIO_NET_HDR_LEN..], &packet[..]);
+        // Too short for a header, a header and no packet, a checksum past the end.
+        assert_eq!(complete(&mut [0; 4]), None);
+        assert_eq!(complete(&mut [0; VIRTIO_NET_HDR_LEN]), None);
+        frame[0] = NEEDS_CSUM;
+        frame[6..8].copy_from_slice(&(packet.len() as u16).to_le_bytes());
+        assert_eq!(complete(&mut frame), None);
     }
 
     #[test]
