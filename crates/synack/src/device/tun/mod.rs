@@ -19,7 +19,7 @@ use std::task::{Context, Poll, Waker};
 mod offload;
 
 use super::{Device, RecvBatch};
-use offload::{TxBatch, frame_packets, read_buffer};
+use offload::{TxBatch, read_buffer};
 use tun_rs::VIRTIO_NET_HDR_LEN;
 
 /// How to create a TUN device.
@@ -61,7 +61,7 @@ impl TunConfig {
 /// synack stack. Created and brought up by [`Tun::create`]; removed when dropped.
 ///
 /// With offload on ([`Tun::offload`]), `send` only queues a packet and [`Device::flush`]
-/// submits the queue, coalesced; a full queue (128 packets) is submitted at once. The queue's
+/// submits the queue, coalesced; a full queue (128 frames) is submitted at once. The queue's
 /// buffers hold a super-segment each: up to 8 MiB, allocated as bursts first need them. A
 /// read super-segment goes to the stack as one segment of up to 64 KiB.
 ///
@@ -348,31 +348,21 @@ impl Tun {
         }
     }
 
-    /// Offload only: coalesces the queued packets into super-segments and writes them.
-    /// Returns the first error the kernel gave, after trying every write.
+    /// Offload only: writes the queued frames (packets and super-segments). Returns the
+    /// first error the kernel gave, after trying every write.
     fn submit_batch(&mut self) -> io::Result<()> {
         let Some(mut tx) = self.tx.take() else {
             return Ok(());
         };
         let mut result = Ok(());
-        if tx.len > 0 {
-            match tx.coalesce(self.dev.udp_gso()) {
-                Ok(()) => {
-                    for frame in tx.frames() {
-                        let written = self.write(frame, frame_packets(frame));
-                        if result.is_ok() {
-                            result = written;
-                        }
-                    }
-                }
-                Err(e) => {
-                    // Half-merged buffers are no packets: lose them all, as a link would.
-                    self.counts.failed(&e, tx.len as u64);
-                    result = Err(e);
-                }
+        tx.finish();
+        for (frame, packets) in tx.frames() {
+            let written = self.write(frame, packets);
+            if result.is_ok() {
+                result = written;
             }
-            tx.len = 0;
         }
+        tx.clear();
         self.tx = Some(tx);
         result
     }

@@ -1,31 +1,27 @@
 //! The frames of a [`Tun`](super::Tun) with virtio-net offload. Reads: a TCP super-segment
 //! of up to 64 KiB goes to the stack whole, as Linux's GRO hands one to its own TCP, once its
 //! checksum is completed. Sends: consecutive segments of a flow are coalesced into
-//! super-segments (GRO towards the kernel) by tun-rs's `GROTable`, in buffers allocated once
-//! and reused.
+//! super-segments (GRO towards the kernel, as wireguard-go and gVisor do), in buffers
+//! allocated once and reused; the kernel cuts them again (TSO) where they leave.
 
-use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use synack_core::wire::checksum::{accumulate, fold};
+use synack_core::wire::checksum::{accumulate, fold, pseudo_header};
 use tun_rs::{
-    GROTable, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_LEN, VirtioNetHdr,
+    VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_LEN, VirtioNetHdr,
 };
 
 /// The largest packet a plain TUN read can return when the MTU is at its maximum.
 const MAX_PACKET: usize = 65_535;
 /// The largest super-segment the kernel hands over (its legacy GSO limit, 64 KiB).
 const MAX_SUPER: usize = 65_536;
-/// Packets coalesced per submission, as wireguard-go batches them.
+/// Frames per submission, as wireguard-go batches them.
 const TX_BATCH: usize = tun_rs::IDEAL_BATCH_SIZE;
 /// Where a packet starts in a send buffer: the virtio header goes in front of it.
 const TX_OFFSET: usize = VIRTIO_NET_HDR_LEN;
-/// A send buffer's fixed capacity. tun-rs coalesces into a buffer only while the result fits
-/// in `2 * offset + len`, so this caps a super-segment at 65,535 bytes, the IPv4 limit.
-const TX_CAPACITY: usize = 2 * TX_OFFSET + MAX_PACKET;
-/// The virtio header's first byte (its flags, 0 or 1 once written) marking a packet that
-/// tun-rs merged into another: `GROTable` does not say which buffers remain to be written,
-/// but it writes a header on each of them and on no other.
-const MERGED: u8 = 0xff;
+/// A send buffer's fixed capacity: a header and a (super-)segment of up to 65,535 bytes, the
+/// IPv4 limit.
+const TX_CAPACITY: usize = TX_OFFSET + MAX_PACKET;
 /// `virtio_net_hdr.gso_type` of a plain packet.
 const GSO_NONE: u8 = 0;
 /// `virtio_net_hdr.gso_type`'s bit saying the segments carry ECN's CWR.
@@ -72,65 +68,299 @@ pub(super) fn complete(frame: &mut [u8]) -> Option<u64> {
     }
 }
 
-/// Offload only: packets `send` queued, each in its own buffer after room for a header.
+/// Offload only: the packets `send` queued, coalesced as they come into frames, each a virtio
+/// header and a packet or a TCP super-segment, in buffers allocated once and reused.
+///
+/// A segment joins the newest frame of its flow when it carries on from it exactly as the
+/// kernel's own GRO would merge it: same addresses, ports, IP fields, ACK, window and option
+/// bytes, the next sequence number, ACK (and, to end the run, PSH) its only flags, and a
+/// payload no larger than the first one's (a smaller one ends the run). The stack's segments
+/// of one burst are just that; anything else starts a frame of its own, so every packet is
+/// written once and a flow's order is kept.
 pub(super) struct TxBatch {
-    /// Grown to at most [`TX_BATCH`] buffers as bursts need them, then reused.
-    bufs: Vec<Vec<u8>>,
-    /// How many of `bufs` hold a queued packet.
-    pub(super) len: usize,
-    gro: GROTable,
+    /// Grown to at most [`TX_BATCH`] frames as bursts need them, then reused.
+    frames: Vec<Frame>,
+    /// How many of `frames` are in use.
+    len: usize,
+}
+
+/// One frame being built.
+struct Frame {
+    /// Room for the virtio header, then the IP packet.
+    buf: Vec<u8>,
+    /// Segments it carries.
+    packets: u64,
+    /// The run of segments it carries, if it began one.
+    run: Option<Run>,
+    /// Whether a following segment may still join the run.
+    open: bool,
+}
+
+/// What a segment must match to join a frame.
+#[derive(Clone, Copy)]
+struct Run {
+    /// IP header length: 20 (IPv4 without options) or 40 (IPv6 with TCP next).
+    ip_len: usize,
+    /// TCP header length, options included.
+    tcp_len: usize,
+    /// Payload of every segment but the last: the super-segment's `gso_size`.
+    segment: usize,
+    /// The sequence number the next segment must start at.
+    next_seq: u32,
+}
+
+/// A TCP segment's layout, if it is one a super-segment could carry.
+struct Segment {
+    ip_len: usize,
+    tcp_len: usize,
+    payload: usize,
+    seq: u32,
+    flags: u8,
+}
+
+const TCP_ACK: u8 = 0x10;
+const TCP_PSH: u8 = 0x08;
+
+impl Segment {
+    /// Parses the fixed headers: IPv4 without options or IPv6 without extension headers,
+    /// carrying TCP whose lengths agree with the packet's.
+    fn parse(packet: &[u8]) -> Option<Segment> {
+        let ip_len = match packet.first()? >> 4 {
+            4 if packet[0] & 0x0f == 5 && packet.get(9) == Some(&6) => {
+                let total = u16::from_be_bytes([*packet.get(2)?, *packet.get(3)?]);
+                (usize::from(total) == packet.len()).then_some(20)?
+            }
+            6 if packet.get(6) == Some(&6) => {
+                let payload = u16::from_be_bytes([*packet.get(4)?, *packet.get(5)?]);
+                (usize::from(payload) + 40 == packet.len()).then_some(40)?
+            }
+            _ => return None,
+        };
+        let tcp = packet.get(ip_len..)?;
+        let tcp_len = usize::from(tcp.get(12)? >> 4) * 4;
+        if tcp_len < 20 || tcp_len > tcp.len() {
+            return None;
+        }
+        Some(Segment {
+            ip_len,
+            tcp_len,
+            payload: tcp.len() - tcp_len,
+            seq: u32::from_be_bytes(tcp[4..8].try_into().ok()?),
+            flags: tcp[13],
+        })
+    }
+
+    /// Whether a run may start at this segment, and go on after it.
+    fn starts_run(&self) -> bool {
+        self.payload > 0 && self.flags == TCP_ACK
+    }
+}
+
+impl Frame {
+    fn packet(&self) -> &[u8] {
+        &self.buf[TX_OFFSET..]
+    }
+
+    /// Whether `packet` (parsed as `seg`) carries on this frame's run.
+    fn continues(&self, packet: &[u8], seg: &Segment) -> bool {
+        let Some(run) = self.run.filter(|_| self.open) else {
+            return false;
+        };
+        let first = self.packet();
+        let (ip, tcp) = (run.ip_len, run.tcp_len);
+        let same = |r: std::ops::Range<usize>| first[r.clone()] == packet[r];
+        seg.ip_len == ip
+            && seg.tcp_len == tcp
+            && seg.seq == run.next_seq
+            && (seg.flags == TCP_ACK || seg.flags == TCP_ACK | TCP_PSH)
+            && seg.payload > 0
+            && seg.payload <= run.segment
+            && first.len() + seg.payload <= MAX_PACKET
+            // IPv4: version, TOS; flags, fragment offset, TTL, protocol; addresses (the
+            // length, ID and checksum differ). IPv6: version, class, flow label; next
+            // header, hop limit, addresses (the length differs).
+            && if ip == 20 {
+                same(0..2) && same(6..10) && same(12..20)
+            } else {
+                same(0..4) && same(6..40)
+            }
+            // TCP: ports; ACK number; data offset; window, checksum skipped, urgent pointer,
+            // options.
+            && same(ip..ip + 4)
+            && same(ip + 8..ip + 13)
+            && same(ip + 14..ip + 16)
+            && same(ip + 18..ip + tcp)
+            && first[ip + 13] == TCP_ACK
+    }
+
+    /// Appends `packet`'s payload to this frame's run.
+    fn append(&mut self, packet: &[u8], seg: &Segment) {
+        let Some(run) = &mut self.run else {
+            return;
+        };
+        let (ip, tcp) = (run.ip_len, run.tcp_len);
+        self.buf.extend_from_slice(&packet[ip + tcp..]);
+        self.packets += 1;
+        run.next_seq = run.next_seq.wrapping_add(seg.payload as u32);
+        let at = TX_OFFSET;
+        let len = self.buf.len() - at;
+        if ip == 20 {
+            self.buf[at + 2..at + 4].copy_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            self.buf[at + 4..at + 6].copy_from_slice(&((len - 40) as u16).to_be_bytes());
+        }
+        self.buf[at + ip + 13] = seg.flags;
+        if seg.payload < run.segment || seg.flags & TCP_PSH != 0 {
+            self.open = false;
+        }
+    }
+
+    /// Writes the virtio header; a super-segment gets its IPv4 header checksum redone and
+    /// its TCP checksum left partial (the pseudo-header's sum), for the kernel to finish
+    /// per segment.
+    fn finish(&mut self) {
+        let hdr = match self.run {
+            Some(Run {
+                ip_len: ip,
+                tcp_len: tcp,
+                segment,
+                ..
+            }) if self.packets > 1 => {
+                let at = TX_OFFSET;
+                let len = self.buf.len() - at;
+                let (src, dst): (IpAddr, IpAddr) = if ip == 20 {
+                    self.buf[at + 10..at + 12].fill(0);
+                    let sum = !fold(accumulate(0, &self.buf[at..at + 20]));
+                    self.buf[at + 10..at + 12].copy_from_slice(&sum.to_be_bytes());
+                    let a = |i: usize| -> [u8; 4] {
+                        self.buf[at + i..at + i + 4].try_into().unwrap_or_default()
+                    };
+                    (Ipv4Addr::from(a(12)).into(), Ipv4Addr::from(a(16)).into())
+                } else {
+                    let a = |i: usize| -> [u8; 16] {
+                        self.buf[at + i..at + i + 16].try_into().unwrap_or_default()
+                    };
+                    (Ipv6Addr::from(a(8)).into(), Ipv6Addr::from(a(24)).into())
+                };
+                let partial = fold(pseudo_header(src, dst, 6, (len - ip) as u32));
+                self.buf[at + ip + 16..at + ip + 18].copy_from_slice(&partial.to_be_bytes());
+                VirtioNetHdr {
+                    flags: NEEDS_CSUM,
+                    gso_type: if ip == 20 {
+                        VIRTIO_NET_HDR_GSO_TCPV4
+                    } else {
+                        VIRTIO_NET_HDR_GSO_TCPV6
+                    },
+                    hdr_len: (ip + tcp) as u16,
+                    gso_size: segment as u16,
+                    csum_start: ip as u16,
+                    csum_offset: 16,
+                }
+            }
+            _ => VirtioNetHdr::default(),
+        };
+        // The buffer always has room for the header in front.
+        let _ = hdr.encode(&mut self.buf[TX_OFFSET - VIRTIO_NET_HDR_LEN..]);
+    }
 }
 
 impl TxBatch {
     pub(super) fn new() -> TxBatch {
         TxBatch {
-            bufs: Vec::with_capacity(TX_BATCH),
+            frames: Vec::with_capacity(TX_BATCH),
             len: 0,
-            gro: GROTable::new(),
         }
     }
 
+    /// Whether no more frames fit: time to write them.
     pub(super) fn is_full(&self) -> bool {
         self.len >= TX_BATCH
     }
 
-    /// Queues a copy of `packet`; false if it cannot be an IP packet (empty, or over 64 KiB).
+    /// Packets queued.
+    #[cfg(test)]
+    fn packets(&self) -> u64 {
+        self.frames[..self.len].iter().map(|f| f.packets).sum()
+    }
+
+    /// Queues a copy of `packet`, joining it to its flow's newest frame where it carries on
+    /// that frame's run; false if it cannot be an IP packet (empty, or over 64 KiB).
     pub(super) fn push(&mut self, packet: &[u8]) -> bool {
         if packet.is_empty() || packet.len() > MAX_PACKET {
             return false;
         }
-        if self.len == self.bufs.len() {
-            self.bufs.push(Vec::with_capacity(TX_CAPACITY));
+        let seg = Segment::parse(packet);
+        if let Some(seg) = &seg {
+            // The newest frame of the same flow (addresses and ports): only it may grow, so
+            // a flow's segments stay in order.
+            let flow = |p: &[u8]| -> bool {
+                let (ip, addrs) = if seg.ip_len == 20 {
+                    (20, 12..20)
+                } else {
+                    (40, 8..40)
+                };
+                p.len() >= ip + 4
+                    && p[0] >> 4 == packet[0] >> 4
+                    && p[addrs.clone()] == packet[addrs]
+                    && p[ip..ip + 4] == packet[ip..ip + 4]
+            };
+            if let Some(frame) = self.frames[..self.len]
+                .iter_mut()
+                .rev()
+                .find(|f| flow(f.packet()))
+                && frame.continues(packet, seg)
+            {
+                frame.append(packet, seg);
+                return true;
+            }
         }
-        let buf = &mut self.bufs[self.len];
-        buf.clear();
-        buf.resize(TX_OFFSET, 0);
-        buf[0] = MERGED;
-        buf.extend_from_slice(packet);
+        if self.len == self.frames.len() {
+            self.frames.push(Frame {
+                buf: Vec::with_capacity(TX_CAPACITY),
+                packets: 0,
+                run: None,
+                open: false,
+            });
+        }
+        let frame = &mut self.frames[self.len];
+        frame.buf.clear();
+        frame.buf.resize(TX_OFFSET, 0);
+        frame.buf.extend_from_slice(packet);
+        frame.packets = 1;
+        frame.run = seg.filter(Segment::starts_run).map(|s| Run {
+            ip_len: s.ip_len,
+            tcp_len: s.tcp_len,
+            segment: s.payload,
+            next_seq: s.seq.wrapping_add(s.payload as u32),
+        });
+        frame.open = frame.run.is_some();
         self.len += 1;
         true
     }
 
-    /// Merges runs of consecutive segments of a flow into super-segments, each with its
-    /// virtio header; [`TxBatch::frames`] then yields what to write. tun-rs fails only on a
-    /// buffer without a packet, which `push` never queues; the batch is then unusable.
-    pub(super) fn coalesce(&mut self, udp_gso: bool) -> io::Result<()> {
-        self.gro
-            .apply_gro(&mut self.bufs[..self.len], TX_OFFSET, udp_gso)
+    /// Writes every frame's virtio header; [`TxBatch::frames`] then yields what to write.
+    pub(super) fn finish(&mut self) {
+        for frame in &mut self.frames[..self.len] {
+            frame.finish();
+        }
     }
 
-    /// The frames to write after [`TxBatch::coalesce`], in order: a virtio header and a
-    /// packet or super-segment each.
-    pub(super) fn frames(&self) -> impl Iterator<Item = &[u8]> {
-        self.bufs[..self.len]
+    /// The frames to write after [`TxBatch::finish`], in order, with the packets each
+    /// carries; then [`TxBatch::clear`].
+    pub(super) fn frames(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.frames[..self.len]
             .iter()
-            .filter(|buf| buf[0] != MERGED)
-            .map(|buf| &buf[TX_OFFSET - VIRTIO_NET_HDR_LEN..])
+            .map(|f| (&f.buf[TX_OFFSET - VIRTIO_NET_HDR_LEN..], f.packets))
+    }
+
+    /// Empties the batch, keeping its buffers.
+    pub(super) fn clear(&mut self) {
+        self.len = 0;
     }
 }
 
 /// How many packets a virtio frame carries: one, or a super-segment's pieces.
-pub(super) fn frame_packets(frame: &[u8]) -> u64 {
+fn frame_packets(frame: &[u8]) -> u64 {
     let Ok(hdr) = VirtioNetHdr::decode(frame) else {
         return 1;
     };
@@ -192,8 +422,9 @@ mod tests {
         for p in packets {
             assert!(tx.push(p));
         }
-        tx.coalesce(false).unwrap();
-        tx.frames().map(<[u8]>::to_vec).collect()
+        assert_eq!(tx.packets(), packets.len() as u64);
+        tx.finish();
+        tx.frames().map(|(f, _)| f.to_vec()).collect()
     }
 
     /// (gso_type, gso_size, packets) of a frame.
@@ -272,8 +503,8 @@ mod tests {
 
     #[test]
     fn every_packet_is_written_once_whatever_merges() {
-        // Two flows interleaved, a pure ACK, a PSH ending a run, a gap, a reversed pair
-        // (which tun-rs merges by prepending), and the other family.
+        // Two flows interleaved, a pure ACK, a PSH ending a run, a gap, a reversed pair, and
+        // the other family.
         let a = |seq, flags| segment(V4, 5000, seq, 1000, flags);
         let b = |seq| segment(V4, 5001, seq, 500, TcpFlags::ACK);
         let packets = vec![
@@ -293,10 +524,25 @@ mod tests {
         let frames = coalesced(&packets);
         let total: u64 = frames.iter().map(|f| frame_packets(f)).sum();
         assert_eq!(total, packets.len() as u64);
-        // Flow b's two pairs, the second merged in reverse order.
+        // Flow a: 0-2000 (ended by PSH), 3000, 9000. Flow b: 0-500 merged; 1500 and 1000
+        // stay apart (merging them would reorder). The pure ACK and each family apart.
         let shapes: Vec<_> = frames.iter().map(|f| shape(f)).collect();
-        let b_pairs = shapes.iter().filter(|s| s.1 == 500 && s.2 == 2).count();
-        assert_eq!(b_pairs, 2, "{shapes:?}");
+        let v4 = tun_rs::VIRTIO_NET_HDR_GSO_TCPV4;
+        let v6 = tun_rs::VIRTIO_NET_HDR_GSO_TCPV6;
+        assert_eq!(
+            shapes,
+            [
+                (v4, 1000, 3),
+                (v4, 500, 2),
+                (0, 0, 1),
+                (0, 0, 1),
+                (0, 0, 1),
+                (0, 0, 1),
+                (0, 0, 1),
+                (v6, 1000, 2)
+            ],
+            "{shapes:?}"
+        );
         // The payload bytes each frame carries add up to those queued.
         let payload = |p: &[u8], ip: usize| p.len() - ip - 20;
         let queued: usize = packets
