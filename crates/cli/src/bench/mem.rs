@@ -175,7 +175,8 @@ impl SynackPair {
     }
 }
 
-/// One stack's turn on the link: every waiting packet in, then every packet it has out.
+/// One stack's turn on the link: every waiting packet in, then every packet it has out, then
+/// the readiness changes (nobody waits on them here, but a driver drains them).
 fn io(
     stack: &mut Stack,
     inbox: &mut PacketQueue,
@@ -188,6 +189,9 @@ fn io(
         Some(n) => (n, true),
         None => (0, false),
     }) {}
+    // The stack's outputs are all polled, as its contract asks of a driver: readiness
+    // changes left unread would pile up for the whole run (no task here waits on them).
+    while stack.poll_ready().is_some() {}
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use foldhash::fast::FixedState;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
+use super::demux::Demux;
 use super::isn::Secrets;
 use super::timer_queue::TimerQueue;
 use super::{
@@ -14,7 +15,7 @@ use super::{
     SendSnapshot, SocketError, SocketHandle, StackConfig,
 };
 use crate::tcp::{Connection, Ctx, Endpoints, Keepalive, State};
-use crate::time::Instant;
+use crate::time::{Instant, OptInstant};
 use crate::wire::{IpProtocol, IpRepr, TcpFlags, TcpOptions, TcpRepr};
 
 /// Control packets waiting to go out, beyond which more are dropped (a cheap rate limit on
@@ -29,7 +30,7 @@ pub struct Stack {
     pub(super) secrets: Secrets,
     pub(super) sockets: Vec<Slot<SocketEntry>>,
     pub(super) free_sockets: Vec<u32>,
-    pub(super) demux: HashMap<(SocketAddr, SocketAddr), SocketHandle, FixedState>,
+    pub(super) demux: Demux,
     pub(super) listeners: Vec<Slot<Listener>>,
     pub(super) free_listeners: Vec<u32>,
     pub(super) listen_map: HashMap<SocketAddr, ListenerHandle, FixedState>,
@@ -56,8 +57,8 @@ pub(super) struct SocketEntry {
     in_transmit_queue: bool,
     in_ready_queue: bool,
     last_readiness: Readiness,
-    /// The earliest deadline filed in the timer queue for this socket.
-    scheduled: Option<Instant>,
+    /// The deadline filed for this socket in the timer queue: its earliest.
+    scheduled: OptInstant,
     in_demux: bool,
 }
 
@@ -106,7 +107,7 @@ impl Stack {
             secrets,
             sockets: Vec::new(),
             free_sockets: Vec::new(),
-            demux: HashMap::with_hasher(hasher.clone()),
+            demux: Demux::new(hasher.clone()),
             listeners: Vec::new(),
             free_listeners: Vec::new(),
             listen_map: HashMap::with_hasher(hasher),
@@ -196,9 +197,9 @@ impl Stack {
             let Some(entry) = self.entry_mut(socket) else {
                 continue;
             };
-            if entry.scheduled == Some(at) {
-                entry.scheduled = None;
-            }
+            // Its entry left the queue; `touch` files the next deadline, if any.
+            debug_assert_eq!(entry.scheduled.get(), Some(at));
+            entry.scheduled = OptInstant::NONE;
             self.with_conn(socket, |conn, ctx| conn.on_timeout(ctx));
             self.touch(socket);
         }
@@ -310,7 +311,7 @@ impl Stack {
         let local = match local.map(|l| l.port()).filter(|&p| p != 0) {
             Some(port) => {
                 let local = SocketAddr::new(local_ip, port);
-                if self.demux.contains_key(&(local, remote)) {
+                if self.demux.contains(local, remote) {
                     return Err(SocketError::AddrInUse);
                 }
                 local
@@ -538,10 +539,10 @@ impl Stack {
             in_transmit_queue: false,
             in_ready_queue: false,
             last_readiness: Readiness::default(),
-            scheduled: None,
+            scheduled: OptInstant::NONE,
             in_demux: true,
         });
-        self.demux.insert((local, remote), socket);
+        self.demux.insert(local, remote, socket);
         self.touch(socket);
         socket
     }
@@ -570,11 +571,11 @@ impl Stack {
             entry.in_transmit_queue = true;
             self.transmit_queue.push_back(socket);
         }
-        if let Some(at) = entry.conn.poll_timeout() {
-            if entry.scheduled.is_none_or(|s| at < s) {
-                entry.scheduled = Some(at);
-                self.timers.push(at, socket);
-            }
+        let at = entry.conn.poll_timeout();
+        // A deadline of FAR_FUTURE, never reached, is filed as none.
+        if OptInstant::from(at) != entry.scheduled {
+            entry.scheduled = at.into();
+            self.timers.set(socket, entry.scheduled.get());
         }
         let state = entry.conn.state();
 
@@ -624,13 +625,14 @@ impl Stack {
         let entry = slot_entry(&mut self.sockets, socket);
         if entry.conn.state() == State::Closed && entry.in_demux {
             entry.in_demux = false;
-            let key = (entry.conn.local(), entry.conn.remote());
-            if self.demux.get(&key) == Some(&socket) {
-                self.demux.remove(&key);
-            }
+            self.demux
+                .remove_if(entry.conn.local(), entry.conn.remote(), socket);
         }
         if entry.conn.is_finished() {
-            remove(
+            if !entry.scheduled.is_none() {
+                self.timers.set(socket, None);
+            }
+            discard(
                 &mut self.sockets,
                 &mut self.free_sockets,
                 socket.index,
@@ -654,7 +656,7 @@ impl Stack {
         for i in 0..count {
             let port = *range.start() as u32 + (start.wrapping_add(i) % count);
             let local = SocketAddr::new(local_ip, port as u16);
-            if !self.demux.contains_key(&(local, remote)) && !self.listen_map.contains_key(&local) {
+            if !self.demux.contains(local, remote) && !self.listen_map.contains_key(&local) {
                 return Ok(local);
             }
         }
@@ -788,6 +790,20 @@ fn reserve<T>(slots: &mut Vec<Slot<T>>, free: &mut Vec<u32>) -> (u32, u32) {
             ((slots.len() - 1) as u32, 0)
         }
     }
+}
+
+/// `remove` without handing the value back: it is dropped where it lies, not moved out first
+/// (a socket entry is over a kilobyte).
+fn discard<T>(slots: &mut [Slot<T>], free: &mut Vec<u32>, index: u32, generation: u32) {
+    let Some(slot) = slots.get_mut(index as usize) else {
+        return;
+    };
+    if slot.generation != generation || slot.value.is_none() {
+        return;
+    }
+    slot.value = None;
+    slot.generation = slot.generation.wrapping_add(1);
+    free.push(index);
 }
 
 fn remove<T>(slots: &mut [Slot<T>], free: &mut Vec<u32>, index: u32, generation: u32) -> Option<T> {

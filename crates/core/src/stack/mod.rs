@@ -23,6 +23,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::tcp::{State, TcpConfig};
 
+mod demux;
 mod host;
 mod invariants;
 mod isn;

@@ -63,7 +63,7 @@ impl Stack {
         let local = SocketAddr::new(ip.dst, seg.dst_port);
         let remote = SocketAddr::new(ip.src, seg.src_port);
 
-        if let Some(&socket) = self.demux.get(&(local, remote)) {
+        if let Some(socket) = self.demux.get(local, remote) {
             if !self.reopens_time_wait(socket, &seg) {
                 self.with_conn(socket, |conn, ctx| conn.on_segment(ctx, &seg, data));
                 self.touch(socket);
@@ -255,7 +255,7 @@ impl Stack {
         let Some((local, remote, seq)) = quoted_tcp(quoted) else {
             return;
         };
-        let Some(&socket) = self.demux.get(&(local, remote)) else {
+        let Some(socket) = self.demux.get(local, remote) else {
             return;
         };
         self.with_conn(socket, |conn, ctx| conn.on_icmp_error(ctx, seq, error));

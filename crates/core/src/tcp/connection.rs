@@ -5,7 +5,7 @@ use core::time::Duration;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use super::congestion::CongestionControl;
+use super::congestion::{CongestionControl, Controller, initial_window};
 use super::pacing::Pacer;
 use super::rack::Rack;
 use super::recovery::Undo;
@@ -18,7 +18,7 @@ use super::timers::{Timer, Timers};
 use super::{Keepalive, SeqNum, State, TcpConfig};
 use crate::stack::IcmpError;
 use crate::stack::{ConnectionInfo, Counters, Event, Readiness, SocketError, SocketHandle};
-use crate::time::Instant;
+use crate::time::{Instant, OptDuration, OptInstant};
 use crate::wire::TcpOptions;
 
 /// What a connection needs from its stack for one call: the time, the settings, and where to
@@ -41,6 +41,18 @@ pub(crate) struct Endpoints {
     pub ts_offset: u32,
     /// Largest segment the link lets us receive: MTU less the IP and TCP headers.
     pub link_mss: usize,
+}
+
+/// Counts of what loss recovery did, for `ConnectionInfo`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LossStats {
+    pub(super) retransmitted: u64,
+    pub(super) retransmitted_bytes: u64,
+    pub(super) spurious_retransmissions: u64,
+    pub(super) undone_recoveries: u64,
+    pub(super) rto_expirations: u64,
+    pub(super) fast_recoveries: u64,
+    pub(super) tlp_probes: u64,
 }
 
 /// One TCP connection.
@@ -83,9 +95,9 @@ pub struct Connection {
 
     // Negotiated in the handshake.
     /// Our MSS (what we announce).
-    pub(super) rcv_mss: usize,
+    pub(super) rcv_mss: u32,
     /// Peer's MSS: the most payload plus options we put in one segment (MUST-16).
-    pub(super) snd_mss: usize,
+    pub(super) snd_mss: u32,
     /// Shift applied to windows the peer sends.
     pub(super) snd_shift: u8,
     /// Shift applied to windows we send.
@@ -109,19 +121,21 @@ pub struct Connection {
     pub(super) send_buf_limited: bool,
     /// Receive-buffer right-sizing (Linux's DRS): bytes the application read since
     /// `drs_start`, and the most it read in one round trip so far.
-    pub(super) drs_copied: usize,
-    pub(super) drs_space: usize,
-    pub(super) drs_start: Option<Instant>,
+    pub(super) drs_copied: u32,
+    pub(super) drs_space: u32,
+    pub(super) drs_start: OptInstant,
     /// The receiver's view of the round trip, from the echo in arriving data (RFC 7323
     /// §4.1 run in reverse, as Linux's rcv_rtt).
-    pub(super) rcv_rtt: Option<Duration>,
+    pub(super) rcv_rtt: OptDuration,
 
     pub(super) timers: Timers,
     pub(super) rtt: RttEstimator,
-    /// A segment being timed for an RTT sample: (its end sequence, when sent). Karn's rule
-    /// (MUST-18): cleared when anything is retransmitted.
-    pub(super) rtt_sample: Option<(SeqNum, Instant)>,
-    pub(super) cc: Box<dyn CongestionControl>,
+    /// A segment being timed for an RTT sample: its end sequence and when it was sent (none:
+    /// nothing timed), read through `rtt_sample`. Karn's rule (MUST-18): cleared when
+    /// anything is retransmitted.
+    rtt_timed: (SeqNum, OptInstant),
+    /// Held inline (see `Controller`): no allocation per connection, no dynamic dispatch.
+    pub(super) cc: Controller,
     pub(super) dupacks: u32,
     /// Without SACK: segments the duplicate ACKs say have left the network (each one is a
     /// segment received above a hole), as Linux's SACK emulation for Reno. They make room in
@@ -136,7 +150,7 @@ pub struct Connection {
     /// Retransmit one segment starting here before anything else.
     pub(super) rexmit: Option<SeqNum>,
     /// When the current run of retransmissions began (for R2, MUST-20).
-    pub(super) rexmit_since: Option<Instant>,
+    pub(super) rexmit_since: OptInstant,
     /// Send a zero-window probe.
     pub(super) probe: bool,
     /// Zero-window probes sent since the window last opened: the persist backoff exponent.
@@ -151,7 +165,8 @@ pub struct Connection {
 
     pub(super) nodelay: bool,
     /// Keep-alive settings, if on (RFC 9293 §3.8.4).
-    pub(super) keepalive: Option<Keepalive>,
+    /// Boxed: off by default (MUST-25), and 40 bytes in every connection otherwise.
+    pub(super) keepalive: Option<Box<Keepalive>>,
     /// Keep-alive probes sent since the peer was last heard from.
     pub(super) keepalive_sent: u32,
     /// Send a keep-alive probe.
@@ -164,7 +179,9 @@ pub struct Connection {
     pub(super) ever_established: bool,
 
     /// Which out-of-order blocks to report first, and a pending D-SACK (RFC 2018, 2883).
-    pub(super) sack_rx: SackReceiver,
+    /// Boxed, and made on the first out-of-order or duplicate arrival: a connection that
+    /// never sees one never needs it.
+    pub(super) sack_rx: Option<Box<SackReceiver>>,
     /// What the peer SACKed and what is lost, when SACK is in use (RFC 6675).
     pub(super) board: Scoreboard,
     /// RACK's loss detection state (RFC 8985).
@@ -179,7 +196,8 @@ pub struct Connection {
     /// The unanswered loss probe: (SND.MAX after it, whether it was a retransmission).
     pub(super) tlp: Option<(SeqNum, bool)>,
     /// The last loss episode, until shown needed or spurious (RFC 3708, RFC 3522).
-    pub(super) undo: Option<Undo>,
+    /// Boxed: only a loss episode has one, and most connections never lose a segment.
+    pub(super) undo: Option<Box<Undo>>,
     /// Data segments are paced (`TcpConfig::pacing`).
     pub(super) paced: bool,
     /// When the next paced segment may leave.
@@ -187,13 +205,9 @@ pub struct Connection {
 
     pub(super) bytes_sent: u64,
     pub(super) bytes_received: u64,
-    pub(super) retransmitted: u64,
-    pub(super) retransmitted_bytes: u64,
-    pub(super) spurious_retransmissions: u64,
-    pub(super) undone_recoveries: u64,
-    pub(super) rto_expirations: u64,
-    pub(super) fast_recoveries: u64,
-    pub(super) tlp_probes: u64,
+    /// What loss recovery did, boxed and made on its first count: most connections never
+    /// retransmit anything.
+    pub(super) stats: Option<Box<LossStats>>,
 }
 
 impl Connection {
@@ -220,8 +234,8 @@ impl Connection {
             rcv_adv: SeqNum(0),
             peer_fin: None,
             fin_received: false,
-            rcv_mss: ep.link_mss,
-            snd_mss: default_mss(ep.remote).min(ep.link_mss),
+            rcv_mss: narrow(ep.link_mss),
+            snd_mss: narrow(default_mss(ep.remote).min(ep.link_mss)),
             snd_shift: 0,
             rcv_shift: 0,
             ws_ok: false,
@@ -236,34 +250,40 @@ impl Connection {
             send_buf_limited: false,
             drs_copied: 0,
             drs_space: 0,
-            drs_start: None,
-            rcv_rtt: None,
+            drs_start: OptInstant::NONE,
+            rcv_rtt: OptDuration::NONE,
             timers: Timers::default(),
             rtt: RttEstimator::new(c.initial_rto, c.min_rto, c.max_rto),
-            rtt_sample: None,
-            cc: c
-                .congestion
-                .build_for(ep.link_mss, c.pacing, c.hystart_ack_train),
+            rtt_timed: (SeqNum(0), OptInstant::NONE),
+            // Built for the MSS the handshake most likely settles on (the link's, less the
+            // timestamp option), so that `take_syn` usually keeps it rather than build another.
+            cc: c.congestion.controller(
+                ep.link_mss
+                    .saturating_sub(if c.timestamps { 12 } else { 0 })
+                    .max(1),
+                c.pacing,
+                c.hystart_ack_train,
+            ),
             dupacks: 0,
             reno_sacked: 0,
             recover: None,
             rto_high: None,
             rexmit: None,
-            rexmit_since: None,
+            rexmit_since: OptInstant::NONE,
             probe: false,
             persist_backoffs: 0,
             ack_now: false,
             unacked_segs: 0,
             rst: None,
             nodelay: c.nodelay,
-            keepalive: c.keepalive,
+            keepalive: c.keepalive.map(Box::new),
             keepalive_sent: 0,
             keepalive_due: false,
             error: None,
             soft_error: None,
             released: false,
             ever_established: false,
-            sack_rx: SackReceiver::default(),
+            sack_rx: None,
             board: Scoreboard::default(),
             rack: Rack::new(ep.iss),
             rto_recover: None,
@@ -275,13 +295,7 @@ impl Connection {
             pacer: Pacer::default(),
             bytes_sent: 0,
             bytes_received: 0,
-            retransmitted: 0,
-            retransmitted_bytes: 0,
-            spurious_retransmissions: 0,
-            undone_recoveries: 0,
-            rto_expirations: 0,
-            fast_recoveries: 0,
-            tlp_probes: 0,
+            stats: None,
         }
     }
 
@@ -313,6 +327,24 @@ impl Connection {
         conn
     }
 
+    /// The segment being timed for an RTT sample, if any: (its end sequence, when sent).
+    pub(super) fn rtt_sample(&self) -> Option<(SeqNum, Instant)> {
+        self.rtt_timed.1.get().map(|sent| (self.rtt_timed.0, sent))
+    }
+
+    /// Times a segment (or stops timing, with `None`).
+    pub(super) fn set_rtt_sample(&mut self, sample: Option<(SeqNum, Instant)>) {
+        self.rtt_timed = match sample {
+            Some((end, sent)) => (end, Some(sent).into()),
+            None => (SeqNum(0), OptInstant::NONE),
+        };
+    }
+
+    /// The receiver's SACK memory, made on first use.
+    pub(super) fn sack_rx(&mut self) -> &mut SackReceiver {
+        self.sack_rx.get_or_insert_with(Box::default)
+    }
+
     /// The right edge of the window the peer offered: relative to the acknowledgment that
     /// carried it (SND.WL2), not to SND.UNA, which an old segment's newer ACK can advance
     /// while RFC 9293's WL1/WL2 test rightly refuses its window.
@@ -341,7 +373,7 @@ impl Connection {
         self.rcv_adv = self.rcv_nxt + self.recv_buf.window().min(0xffff);
         if let Some(mss) = options.mss {
             // MUST-14/15: the peer's MSS, or the default when it sent none.
-            self.snd_mss = usize::from(mss).clamp(64, self.rcv_mss.max(64));
+            self.snd_mss = u32::from(mss).clamp(64, self.rcv_mss.max(64));
         }
         // Both sides must offer scaling; we offer it exactly when configured to.
         match options.window_scale {
@@ -364,11 +396,15 @@ impl Connection {
             self.ts_recent = tsval;
             self.ts_recent_at = ctx.now;
         }
-        self.cc = config.congestion.build_for(
-            self.effective_mss(),
-            config.pacing,
-            config.hystart_ack_train,
-        );
+        // A controller nothing has acted on yet (no timeout: ssthresh is still unset) differs
+        // from a fresh one only by its initial window: keep it when that matches.
+        let mss = self.effective_mss();
+        let fresh = self.cc.ssthresh() == usize::MAX && self.cc.cwnd() == initial_window(mss);
+        if !fresh {
+            self.cc = config
+                .congestion
+                .controller(mss, config.pacing, config.hystart_ack_train);
+        }
     }
 
     /// Moves to `to`, reporting the change; the one place state changes.
@@ -429,7 +465,7 @@ impl Connection {
     /// Payload bytes per full-sized segment: the peer's MSS less our option bytes (MUST-16).
     pub(super) fn effective_mss(&self) -> usize {
         let ts = if self.ts_ok { 12 } else { 0 };
-        self.snd_mss.saturating_sub(ts).max(1)
+        (self.snd_mss as usize).saturating_sub(ts).max(1)
     }
 
     /// Whether the slot can be reclaimed: closed, released, and nothing left to send.
@@ -452,6 +488,7 @@ impl Connection {
     }
 
     pub(crate) fn info(&self) -> ConnectionInfo {
+        let stats = self.stats.as_deref().copied().unwrap_or_default();
         ConnectionInfo {
             state: self.state,
             local: self.local,
@@ -464,13 +501,13 @@ impl Connection {
             rto: self.rtt.rto(),
             bytes_sent: self.bytes_sent,
             bytes_received: self.bytes_received,
-            retransmitted_segments: self.retransmitted,
-            retransmitted_bytes: self.retransmitted_bytes,
-            spurious_retransmissions: self.spurious_retransmissions,
-            undone_recoveries: self.undone_recoveries,
-            rto_expirations: self.rto_expirations,
-            fast_recoveries: self.fast_recoveries,
-            tlp_probes: self.tlp_probes,
+            retransmitted_segments: stats.retransmitted,
+            retransmitted_bytes: stats.retransmitted_bytes,
+            spurious_retransmissions: stats.spurious_retransmissions,
+            undone_recoveries: stats.undone_recoveries,
+            rto_expirations: stats.rto_expirations,
+            fast_recoveries: stats.fast_recoveries,
+            tlp_probes: stats.tlp_probes,
             cwnd: self.cc.cwnd(),
             send_buffer: self.send_buf.capacity(),
             recv_buffer: self.recv_buf.capacity(),
@@ -536,22 +573,27 @@ impl Connection {
         if capacity >= max {
             return;
         }
-        self.drs_copied += read;
-        let start = *self.drs_start.get_or_insert(ctx.now);
-        let rtt = self.rcv_rtt.or(self.rtt.srtt()).unwrap_or(DRS_DEFAULT_RTT);
+        self.drs_copied = self.drs_copied.saturating_add(narrow(read));
+        let start = self.drs_start.get_or_insert(ctx.now);
+        let rtt = self
+            .rcv_rtt
+            .get()
+            .or(self.rtt.srtt())
+            .unwrap_or(DRS_DEFAULT_RTT);
         if ctx.now - start < rtt {
             return;
         }
         if self.drs_copied > self.drs_space {
             self.drs_space = self.drs_copied;
-            if 2 * self.drs_copied > capacity {
+            let copied = self.drs_copied as usize;
+            if 2 * copied > capacity {
                 // At least doubled, so the ring is copied only a few times on the way up.
-                let target = (2 * self.drs_copied).max(2 * capacity).min(max);
+                let target = (2 * copied).max(2 * capacity).min(max);
                 self.recv_buf.grow(target);
             }
         }
         self.drs_copied = 0;
-        self.drs_start = Some(ctx.now);
+        self.drs_start = Some(ctx.now).into();
     }
 
     /// The send buffer follows the congestion window: when the application is held back by
@@ -574,10 +616,11 @@ impl Connection {
     /// sees the round trip (for `right_size_recv`).
     pub(super) fn on_rcv_echo(&mut self, now: Instant, tsecr: u32) {
         if let Some(sample) = self.ts_rtt(now, tsecr) {
-            self.rcv_rtt = Some(match self.rcv_rtt {
+            self.rcv_rtt = Some(match self.rcv_rtt.get() {
                 None => sample,
                 Some(r) => r - r / 8 + sample / 8,
-            });
+            })
+            .into();
         }
     }
 
@@ -610,7 +653,7 @@ impl Connection {
             0
         };
         let now_open = self.recv_buf.window();
-        if now_open >= 2 * advertised && now_open - advertised >= self.rcv_mss {
+        if now_open >= 2 * advertised && now_open - advertised >= self.rcv_mss as usize {
             self.ack_now = true;
         }
     }
@@ -699,9 +742,9 @@ impl Connection {
                 let mss =
                     mtu.saturating_sub(header)
                         .max(if self.remote.is_ipv4() { 536 } else { 1220 });
-                if mss < self.snd_mss {
+                if mss < self.snd_mss as usize {
                     // Resend what the path dropped, in smaller pieces; not a congestion signal.
-                    self.snd_mss = mss;
+                    self.snd_mss = narrow(mss);
                     if self.sack_ok {
                         // The scoreboard resends what is lost and skips what was SACKed.
                         self.board.mark_all_lost();
@@ -734,7 +777,7 @@ impl Connection {
     /// Turns keep-alive on or off for this connection (MUST-24); the idle time counts from
     /// now.
     pub(crate) fn set_keepalive(&mut self, now: Instant, keepalive: Option<Keepalive>) {
-        self.keepalive = keepalive;
+        self.keepalive = keepalive.map(Box::new);
         self.keepalive_heard(now);
     }
 
@@ -743,7 +786,7 @@ impl Connection {
     pub(super) fn keepalive_heard(&mut self, now: Instant) {
         self.keepalive_sent = 0;
         self.keepalive_due = false;
-        match self.keepalive {
+        match self.keepalive.as_deref() {
             Some(k) if self.keepalive_state() => self.timers.set(Timer::Keepalive, now + k.idle),
             _ => self.timers.stop(Timer::Keepalive),
         }
@@ -762,7 +805,7 @@ impl Connection {
     /// are already asking for an answer, and the idle time starts over. After `probes`
     /// unanswered probes the connection times out, reported as the other timeouts are.
     pub(super) fn on_keepalive_timer(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(k) = self.keepalive else {
+        let Some(&k) = self.keepalive.as_deref() else {
             return;
         };
         if !self.keepalive_state() {
@@ -848,6 +891,11 @@ pub(super) fn ts_before(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
 
+/// A size in bytes as a `u32`, saturating (MSS values and per-round byte counts fit easily).
+fn narrow(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// The MSS to assume when the peer sends none (MUST-15): 536 for IPv4, 1220 for IPv6.
 fn default_mss(remote: SocketAddr) -> usize {
     if remote.is_ipv4() { 536 } else { 1220 }
@@ -860,4 +908,18 @@ pub(super) fn window_shift(buffer: usize) -> u8 {
         shift += 1;
     }
     shift
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Every idle connection costs this much (`synack bench scale` counts about 100 bytes
+    /// more per endpoint for the slot, the demultiplexer and the timer queue): a field added
+    /// in line should be a choice, not an accident. Loss-recovery state, keep-alive settings
+    /// and statistics live in boxes made on first use.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn a_connection_stays_under_a_kilobyte_less_its_overhead() {
+        let size = size_of::<super::Connection>();
+        assert!(size <= 920, "Connection is {size} bytes");
+    }
 }

@@ -3,11 +3,12 @@
 
 use core::time::Duration;
 
-use super::congestion::AckSample;
+use super::congestion::{AckSample, CongestionControl};
 use super::connection::{Connection, Ctx, ts_before};
 use super::timers::Timer;
 use super::{SeqNum, State};
 use crate::stack::SocketError;
+use crate::time::OptInstant;
 use crate::wire::{TcpFlags, TcpRepr};
 
 impl Connection {
@@ -64,7 +65,7 @@ impl Connection {
             self.snd_wl2 = seg_ack;
             self.rtt_acked(ctx, seg_ack);
             self.timers.stop(Timer::Retransmit);
-            self.rexmit_since = None;
+            self.rexmit_since = OptInstant::NONE;
             self.set_state(ctx, State::Established);
             self.ack_now = true;
             // Data riding on the SYN-ACK goes through the usual text processing.
@@ -144,7 +145,7 @@ impl Connection {
                 // RFC 2883: an old duplicate is reported in a D-SACK block.
                 let end = seq + payload.len();
                 if self.sack_ok && !payload.is_empty() && end <= self.rcv_nxt {
-                    self.sack_rx.on_duplicate(seq, end);
+                    self.sack_rx().on_duplicate(seq, end);
                 }
                 // A retransmitted FIN in TIME-WAIT restarts the 2 MSL wait (§3.10.7.4 eighth).
                 if self.state == State::TimeWait && flags.contains(TcpFlags::FIN) {
@@ -342,7 +343,7 @@ impl Connection {
             None => self.rtt_acked(ctx, ack),
         };
         self.rtt.reset_backoff();
-        self.rexmit_since = None;
+        self.rexmit_since = OptInstant::NONE;
         self.dupacks = 0;
         // The ACK covers segments the duplicates had reported, except the hole's own
         // (retransmitted) one (Linux's tcp_remove_reno_sacks).
@@ -414,12 +415,12 @@ impl Connection {
         if self.dupacks == 3 && self.recover.is_none() && !self.sack_ok && !after_timeout {
             let _ = ctx;
             self.start_episode();
-            self.fast_recoveries += 1;
+            self.stats.get_or_insert_with(Box::default).fast_recoveries += 1;
             self.cc
                 .on_fast_retransmit(self.snd_max - self.snd_una, self.effective_mss());
             self.recover = Some(self.snd_max);
             self.rexmit = Some(self.snd_una);
-            self.rtt_sample = None;
+            self.set_rtt_sample(None);
         }
     }
 
@@ -441,8 +442,8 @@ impl Connection {
         let per_round = flight.div_ceil(2 * self.effective_mss()).max(1);
         self.rtt
             .on_sample_weighted(rtt, u32::try_from(per_round).unwrap_or(u32::MAX));
-        if self.rtt_sample.is_some_and(|(end, _)| ack >= end) {
-            self.rtt_sample = None;
+        if self.rtt_sample().is_some_and(|(end, _)| ack >= end) {
+            self.set_rtt_sample(None);
         }
         Some(rtt)
     }
@@ -473,13 +474,13 @@ impl Connection {
 
     /// Takes an RTT sample if the timed segment is now acknowledged; returns it.
     fn rtt_acked(&mut self, ctx: &mut Ctx<'_>, ack: SeqNum) -> Option<Duration> {
-        let (end, sent) = self.rtt_sample?;
+        let (end, sent) = self.rtt_sample()?;
         if ack < end {
             return None;
         }
         let rtt = ctx.now - sent;
         self.rtt.on_sample(rtt);
-        self.rtt_sample = None;
+        self.set_rtt_sample(None);
         Some(rtt)
     }
 
@@ -551,7 +552,7 @@ impl Connection {
             let skip = self.rcv_nxt - seq;
             if self.sack_ok {
                 // RFC 2883: the part received before goes in a D-SACK block.
-                self.sack_rx
+                self.sack_rx()
                     .on_duplicate(seq, seq + skip.min(payload.len()));
             }
             if skip >= payload.len() {
@@ -575,8 +576,8 @@ impl Connection {
                 .find(|&&(s, e)| s < end && offset < e)
                 .map(|&(s, e)| (s.max(offset), e.min(end)));
             if let Some((s, e)) = dup {
-                self.sack_rx
-                    .on_duplicate(self.rcv_nxt + s, self.rcv_nxt + e);
+                let rcv_nxt = self.rcv_nxt;
+                self.sack_rx().on_duplicate(rcv_nxt + s, rcv_nxt + e);
                 self.ack_now = true;
                 whole_dup = s == offset && e == end;
             }
@@ -585,8 +586,10 @@ impl Connection {
             Some(advanced) => {
                 // A new out-of-order arrival: its block is reported first (RFC 2018 §4).
                 if self.sack_ok && offset > 0 && !whole_dup {
+                    let rcv_nxt = self.rcv_nxt;
                     self.sack_rx
-                        .on_out_of_order(seq, self.rcv_nxt, self.recv_buf.ranges());
+                        .get_or_insert_with(Box::default)
+                        .on_out_of_order(seq, rcv_nxt, self.recv_buf.ranges());
                 }
                 self.rcv_nxt += advanced;
                 self.bytes_received += advanced as u64;
@@ -595,7 +598,7 @@ impl Connection {
                     self.ack_now = true;
                 } else {
                     self.unacked_segs += 1;
-                    if self.unacked_segs >= 2 || payload.len() >= 2 * self.rcv_mss {
+                    if self.unacked_segs >= 2 || payload.len() >= 2 * self.rcv_mss as usize {
                         self.ack_now = true;
                     } else if !self.timers.is_set(Timer::DelayedAck) {
                         self.timers

@@ -1,6 +1,6 @@
 //! Segment departure: what to send next, and the timers that make us send.
 
-use super::congestion::initial_window;
+use super::congestion::{CongestionControl, initial_window};
 use super::connection::{Connection, Ctx, window_shift};
 use super::pacing;
 use super::timers::Timer;
@@ -122,7 +122,7 @@ impl Connection {
             self.after_ack_sent();
         }
         if self.snd_max == self.iss {
-            self.rtt_sample = Some((self.iss + 1, ctx.now));
+            self.set_rtt_sample(Some((self.iss + 1, ctx.now)));
         } else {
             self.count_retransmission(ctx, self.iss, self.iss);
         }
@@ -158,7 +158,7 @@ impl Connection {
         let (n, sent) = self.emit(ctx, buf, seq, flags, len);
         let end = seq + sent + usize::from(flags.contains(TcpFlags::FIN) && sent == len);
         self.count_retransmission(ctx, seq, end);
-        self.rtt_sample = None;
+        self.set_rtt_sample(None);
         self.arm_rto(ctx.now);
         Some(n)
     }
@@ -253,7 +253,7 @@ impl Connection {
         let sent_end = start + sent + usize::from(fin);
         self.board.on_sent(start, sent_end, ctx.now);
         self.count_retransmission(ctx, start, sent_end);
-        self.rtt_sample = None;
+        self.set_rtt_sample(None);
         self.arm_rto(ctx.now);
         Some(n)
     }
@@ -277,7 +277,7 @@ impl Connection {
             }
         }?;
         self.tlp = Some((self.snd_max, self.snd_max == before));
-        self.tlp_probes += 1;
+        self.stats.get_or_insert_with(Box::default).tlp_probes += 1;
         self.timers.stop(Timer::Tlp);
         self.restart_rto(ctx.now);
         Some(n)
@@ -382,8 +382,8 @@ impl Connection {
         }
         if seq < self.snd_max {
             self.count_retransmission(ctx, seq, end.min(self.snd_max));
-        } else if self.rtt_sample.is_none() {
-            self.rtt_sample = Some((end, ctx.now));
+        } else if self.rtt_sample().is_none() {
+            self.set_rtt_sample(Some((end, ctx.now)));
         }
         if end > self.snd_max {
             self.bytes_sent += (end - self.snd_max) as u64;
@@ -413,13 +413,15 @@ impl Connection {
         if self.ts_ok {
             options.timestamps = Some((self.ts_now(ctx.now), self.ts_recent));
         }
-        if self.sack_ok && (self.recv_buf.has_gaps() || self.sack_rx.has_dsack()) {
+        if self.sack_ok
+            && (self.recv_buf.has_gaps() || self.sack_rx.as_ref().is_some_and(|r| r.has_dsack()))
+        {
             // RFC 2018 §4: with timestamps, three blocks fit; the newest first, a D-SACK
             // before all (RFC 2883).
             let room = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
-            let blocks = self
-                .sack_rx
-                .blocks(self.rcv_nxt, self.recv_buf.ranges(), room);
+            let rcv_nxt = self.rcv_nxt;
+            let sack_rx = self.sack_rx.get_or_insert_with(Box::default);
+            let blocks = sack_rx.blocks(rcv_nxt, self.recv_buf.ranges(), room);
             for (slot, b) in options.sack.iter_mut().zip(&blocks) {
                 *slot = (b.0.0, b.1.0);
             }
@@ -497,7 +499,7 @@ impl Connection {
         } else {
             0
         };
-        let threshold = (self.recv_buf.capacity() / 2).min(self.rcv_mss);
+        let threshold = (self.recv_buf.capacity() / 2).min(self.rcv_mss as usize);
         let window = if self.window_frozen() {
             current
         } else if room > current && room - current >= threshold {
@@ -523,11 +525,13 @@ impl Connection {
 
     /// `[start, end)` was sent again (a SYN when the range is empty).
     fn count_retransmission(&mut self, ctx: &mut Ctx<'_>, start: SeqNum, end: SeqNum) {
-        self.retransmitted += 1;
+        self.stats.get_or_insert_with(Box::default).retransmitted += 1;
         ctx.counters.retransmitted_segments += 1;
         self.rexmit_since.get_or_insert(ctx.now);
         if end > start {
-            self.retransmitted_bytes += (end - start) as u64;
+            self.stats
+                .get_or_insert_with(Box::default)
+                .retransmitted_bytes += (end - start) as u64;
             let tsval = self.ts_ok.then(|| self.ts_now(ctx.now));
             self.on_retransmitted(start, end, tsval);
         }
@@ -564,7 +568,7 @@ impl Connection {
         if self.snd_una == self.snd_max {
             return;
         }
-        let since = *self.rexmit_since.get_or_insert(ctx.now);
+        let since = self.rexmit_since.get_or_insert(ctx.now);
         let limit = if self.state.is_synchronized() {
             ctx.config.data_timeout
         } else {
@@ -576,7 +580,7 @@ impl Connection {
             self.fail(ctx, error);
             return;
         }
-        self.rto_expirations += 1;
+        self.stats.get_or_insert_with(Box::default).rto_expirations += 1;
         if self.state.is_synchronized() && self.rtt.backoffs() == 0 {
             // A first timeout starts an episode (a repeated one belongs to it), which
             // timestamps may show spurious (RFC 3522).
@@ -586,7 +590,7 @@ impl Connection {
             .on_timeout(self.snd_max - self.snd_una, self.effective_mss());
         self.rtt.back_off();
         // Karn (MUST-18): nothing retransmitted is timed.
-        self.rtt_sample = None;
+        self.set_rtt_sample(None);
         self.recover = None;
         self.rto_high = Some(self.snd_max);
         self.rexmit = None;

@@ -9,7 +9,7 @@
 
 use core::time::Duration;
 
-use crate::time::Instant;
+use crate::time::{Instant, OptInstant};
 
 /// Pacing rate in slow start, in percent of cwnd per srtt (Linux's `tcp_pacing_ss_ratio`).
 pub const SLOW_START_RATIO: u64 = 200;
@@ -23,7 +23,7 @@ pub const MAX_CATCH_UP: Duration = Duration::from_millis(2);
 #[derive(Debug, Clone, Default)]
 pub struct Pacer {
     /// Earliest departure of the next paced segment; `None` before the first.
-    next: Option<Instant>,
+    next: OptInstant,
     /// A segment was held back for `next`: when it goes, the schedule continues from `next`
     /// (up to `MAX_CATCH_UP` behind) rather than from the late wake-up.
     held: bool,
@@ -33,14 +33,14 @@ impl Pacer {
     /// The time a segment may leave, if not `now`: the caller arms its timer for it and
     /// holds the segment back.
     pub fn wait_until(&mut self, now: Instant) -> Option<Instant> {
-        let next = self.next.filter(|&next| next > now)?;
+        let next = self.next.get().filter(|&next| next > now)?;
         self.held = true;
         Some(next)
     }
 
     /// A paced segment of `bytes` left at `now`; the next may leave `gap(bytes)` later.
     pub fn on_sent(&mut self, now: Instant, gap: Duration) {
-        let base = match self.next {
+        let base = match self.next.get() {
             // Caught up with a late wake-up, never by more than MAX_CATCH_UP.
             Some(next) if self.held => next.max(Instant::from_nanos(
                 now.as_nanos()
@@ -53,7 +53,7 @@ impl Pacer {
         let next = base + gap;
         // Still behind a late wake-up's schedule: the next segment may catch up too.
         self.held = self.held && next <= now;
-        self.next = Some(next);
+        self.next = Some(next).into();
     }
 }
 

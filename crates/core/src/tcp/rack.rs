@@ -8,6 +8,16 @@ use super::SeqNum;
 use super::scoreboard::{Delivered, Scoreboard};
 use crate::time::Instant;
 
+/// No time yet.
+const NONE: u64 = u64::MAX;
+
+/// A duration in nanoseconds, below `NONE`.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos())
+        .unwrap_or(NONE - 1)
+        .min(NONE - 1)
+}
+
 /// RFC 8985 §7.2: the worst-case delayed ACK added to the PTO when one segment is in flight.
 pub const WC_DEL_ACK: Duration = Duration::from_millis(200);
 /// The shortest PTO: a margin for timer granularity and a receiver's scheduling.
@@ -15,15 +25,17 @@ const MIN_PTO: Duration = Duration::from_millis(10);
 /// RFC 8985 §6.2 step 4: the reordering window stays inflated for 16 recoveries.
 const REO_WND_PERSIST: u32 = 16;
 
-/// RACK's per-connection state (RFC 8985 §6.1).
+/// RACK's per-connection state (RFC 8985 §6.1). Times are in nanoseconds (`u64`), `NONE`
+/// for none yet: every connection carries this, and `Option<Duration>`s take twice the room.
 #[derive(Debug, Clone)]
 pub struct Rack {
-    /// Send time and end of the most recently sent delivered segment (RACK.xmit_ts, end_seq).
-    xmit: Option<(Instant, SeqNum)>,
+    /// Send time (`NONE`: nothing delivered yet) and end of the most recently sent delivered
+    /// segment (RACK.xmit_ts, end_seq).
+    xmit: (u64, SeqNum),
     /// RTT of that segment (RACK.rtt).
-    rtt: Duration,
-    /// Smallest RTT seen (RACK.min_RTT).
-    min_rtt: Option<Duration>,
+    rtt: u64,
+    /// Smallest RTT seen (RACK.min_RTT), or `NONE`.
+    min_rtt: u64,
     /// Highest sequence number delivered (RACK.fack).
     pub fack: SeqNum,
     /// Reordering was seen on this connection (RACK.reordering_seen).
@@ -37,9 +49,9 @@ pub struct Rack {
 impl Rack {
     pub fn new(snd_una: SeqNum) -> Rack {
         Rack {
-            xmit: None,
-            rtt: Duration::ZERO,
-            min_rtt: None,
+            xmit: (NONE, snd_una),
+            rtt: 0,
+            min_rtt: NONE,
             fack: snd_una,
             reordering_seen: false,
             reo_wnd_mult: 1,
@@ -63,21 +75,21 @@ impl Rack {
         if d.end > self.fack {
             self.fack = d.end;
         }
-        let rtt = now - d.xmit;
+        let rtt = nanos(now - d.xmit);
         // Step 2: an ACK for a retransmission may answer the original: such a sample is
         // ambiguous and is ignored.
-        if d.retransmitted && (spurious_echo || self.min_rtt.is_some_and(|m| rtt < m)) {
+        if d.retransmitted && (spurious_echo || (self.min_rtt != NONE && rtt < self.min_rtt)) {
             return;
         }
         self.rtt = rtt;
         if !d.retransmitted {
-            self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+            self.min_rtt = self.min_rtt.min(rtt);
         }
-        let newer = self
-            .xmit
-            .is_none_or(|(x, e)| d.xmit > x || (d.xmit == x && d.end > e));
+        let (x, e) = self.xmit;
+        let sent = d.xmit.as_nanos();
+        let newer = x == NONE || sent > x || (sent == x && d.end > e);
         if newer {
-            self.xmit = Some((d.xmit, d.end));
+            self.xmit = (sent, d.end);
         }
     }
 
@@ -112,10 +124,10 @@ impl Rack {
         if !self.reordering_seen && (in_recovery || sacked_segments >= 3) {
             return Duration::ZERO;
         }
-        let Some(min_rtt) = self.min_rtt else {
+        if self.min_rtt == NONE {
             return Duration::ZERO;
-        };
-        let wnd = min_rtt / 4 * self.reo_wnd_mult;
+        }
+        let wnd = Duration::from_nanos(self.min_rtt) / 4 * self.reo_wnd_mult;
         srtt.map_or(wnd, |s| wnd.min(s))
     }
 
@@ -128,28 +140,28 @@ impl Rack {
         now: Instant,
         reo_wnd: Duration,
     ) -> (bool, Option<Duration>) {
-        let Some((xmit, end)) = self.xmit else {
+        let (xmit, end) = self.xmit;
+        if xmit == NONE {
             return (false, None);
-        };
-        let mut marked = false;
+        }
+        let xmit = Instant::from_nanos(xmit);
+        let rack_rtt = Duration::from_nanos(self.rtt);
         let mut timeout: Option<Duration> = None;
-        for s in board.segs_mut() {
-            if s.sacked || s.lost {
-                continue;
-            }
+        let in_order = board.in_send_order();
+        let marked = board.mark_lost_where(|s| {
             let sent_before = s.xmit < xmit || (s.xmit == xmit && s.end <= end);
             if !sent_before {
-                continue;
+                // Sent in order: nothing after this one was sent before the newest delivered.
+                return if in_order { None } else { Some(false) };
             }
-            let due = s.xmit + self.rtt + reo_wnd;
+            let due = s.xmit + rack_rtt + reo_wnd;
             if due <= now {
-                s.lost = true;
-                marked = true;
-            } else {
-                let left = due - now;
-                timeout = Some(timeout.map_or(left, |t| t.min(left)));
+                return Some(true);
             }
-        }
+            let left = due - now;
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            Some(false)
+        });
         (marked, timeout)
     }
 }

@@ -5,6 +5,7 @@
 //! Without SACK the connection keeps RFC 6582 NewReno (`input.rs`); the undo by timestamps
 //! works for both.
 
+use super::congestion::CongestionControl;
 use super::connection::{Connection, Ctx};
 use super::rack;
 use super::scoreboard::AckSummary;
@@ -45,10 +46,10 @@ impl Connection {
 
     /// A loss episode begins: remember where, for a later undo.
     pub(super) fn start_episode(&mut self) {
-        self.undo = Some(Undo {
+        self.undo = Some(Box::new(Undo {
             marker: self.snd_una,
             ..Undo::default()
-        });
+        }));
     }
 
     /// `[start, end)` was just sent again, carrying our timestamp `tsval` if any.
@@ -72,8 +73,8 @@ impl Connection {
             .on_fast_retransmit(self.snd_max - self.snd_una, self.effective_mss());
         self.recover = Some(self.snd_max);
         self.force_rexmit = true;
-        self.rtt_sample = None;
-        self.fast_recoveries += 1;
+        self.set_rtt_sample(None);
+        self.stats.get_or_insert_with(Box::default).fast_recoveries += 1;
         // The recovery's reduction covers whatever loss a probe revealed.
         self.tlp = None;
         self.timers.stop(Timer::Tlp);
@@ -129,7 +130,9 @@ impl Connection {
             if !retrans && ack >= end {
                 self.tlp = None;
             } else if retrans && probe_dsacked {
-                self.spurious_retransmissions += 1;
+                self.stats
+                    .get_or_insert_with(Box::default)
+                    .spurious_retransmissions += 1;
                 self.tlp = None;
             } else if retrans && ack > end {
                 let mss = self.effective_mss();
@@ -156,7 +159,9 @@ impl Connection {
         if matched == 0 {
             return;
         }
-        self.spurious_retransmissions += matched as u64;
+        self.stats
+            .get_or_insert_with(Box::default)
+            .spurious_retransmissions += matched as u64;
         if u.ranges.is_empty() && !u.overflow {
             self.undo_recovery();
         }
@@ -187,7 +192,9 @@ impl Connection {
             u.eifel = None;
             u.eifel_done = true;
             if spurious {
-                self.spurious_retransmissions += u.ranges.len().max(1) as u64;
+                self.stats
+                    .get_or_insert_with(Box::default)
+                    .spurious_retransmissions += u.ranges.len().max(1) as u64;
             }
         }
         if spurious {
@@ -200,7 +207,9 @@ impl Connection {
     fn undo_recovery(&mut self) {
         self.undo = None;
         self.cc.on_spurious_undo();
-        self.undone_recoveries += 1;
+        self.stats
+            .get_or_insert_with(Box::default)
+            .undone_recoveries += 1;
         if self.recover.take().is_some() {
             self.rack.on_recovery_end();
         }

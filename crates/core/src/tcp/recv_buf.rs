@@ -18,25 +18,26 @@
 /// in this, so it stays in the hundreds.
 pub const MAX_RANGES: usize = 512;
 
-use super::send_buf::{KEEP_RING, get, put, ring_size, unroll};
+use super::send_buf::{KEEP_RING, get, narrow, put, ring_size, unroll};
 
 /// A bounded ring of received bytes; offset 0 is RCV.NXT.
 #[derive(Debug)]
 pub struct RecvBuffer {
     /// The ring, `size` bytes reserved; its length is how far it was ever written.
     storage: Vec<u8>,
-    /// Ring size: 0 while nothing is allocated, at most `capacity`.
-    size: usize,
+    /// Ring size: 0 while nothing is allocated, at most `capacity`. Sizes and offsets are
+    /// `u32`s, as in `SendBuffer`.
+    size: u32,
     /// Most bytes spanned (in order and out of order) since the ring was allocated or last
     /// drained.
-    peak: usize,
+    peak: u32,
     /// Bytes the next ring should hold at least: the peak before the last one was freed.
-    hint: usize,
-    capacity: usize,
+    hint: u32,
+    capacity: u32,
     /// Start of the in-order data in `storage`.
-    head: usize,
+    head: u32,
     /// In-order bytes ready to read.
-    readable: usize,
+    readable: u32,
     /// Out-of-order ranges `[start, end)` past the in-order data, sorted and disjoint.
     ranges: Vec<(usize, usize)>,
 }
@@ -49,7 +50,7 @@ impl RecvBuffer {
             size: 0,
             peak: 0,
             hint: 0,
-            capacity,
+            capacity: narrow(capacity),
             head: 0,
             readable: 0,
             ranges: Vec::new(),
@@ -58,17 +59,17 @@ impl RecvBuffer {
 
     /// Capacity in bytes (allocated or not).
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
 
     /// In-order bytes ready for the application.
     pub fn readable(&self) -> usize {
-        self.readable
+        self.readable as usize
     }
 
     /// Room past the in-order data: what the window may offer.
     pub fn window(&self) -> usize {
-        self.capacity - self.readable
+        (self.capacity - self.readable) as usize
     }
 
     /// Whether out-of-order data is held.
@@ -95,23 +96,23 @@ impl RecvBuffer {
             return None;
         }
         // `end` is inside the window, so this is within the capacity.
-        let need = self.readable + end;
-        if need > self.size {
-            let need = need.max(std::mem::take(&mut self.hint));
-            self.resize(ring_size(need, self.capacity));
+        let need = self.readable as usize + end;
+        if need > self.size as usize {
+            let need = need.max(std::mem::take(&mut self.hint) as usize);
+            self.resize(ring_size(need, self.capacity as usize));
         }
-        self.peak = self.peak.max(need);
+        self.peak = self.peak.max(narrow(need));
         put(
             &mut self.storage,
-            self.size,
-            self.head + self.readable + start,
+            self.size as usize,
+            (self.head + self.readable) as usize + start,
             data,
         );
         self.insert_range(start, end);
         // The range starting at 0 is now in order.
         if self.ranges.first().is_some_and(|r| r.0 == 0) {
             let advanced = self.ranges.remove(0).1;
-            self.readable += advanced;
+            self.readable += narrow(advanced);
             for r in &mut self.ranges {
                 r.0 -= advanced;
                 r.1 -= advanced;
@@ -150,16 +151,22 @@ impl RecvBuffer {
     /// Moves everything held, in order and out of order, into a ring of `size` bytes at the
     /// same offsets (holes between ranges are copied as they are: never read).
     fn resize(&mut self, size: usize) {
-        let span = self.readable + self.ranges.last().map_or(0, |r| r.1);
-        self.storage = unroll(&self.storage, self.size, self.head, span, size);
-        self.size = size;
+        let span = self.readable as usize + self.ranges.last().map_or(0, |r| r.1);
+        self.storage = unroll(
+            &self.storage,
+            self.size as usize,
+            self.head as usize,
+            span,
+            size,
+        );
+        self.size = narrow(size);
         self.head = 0;
     }
 
     /// Raises the capacity to `capacity` (never lowers it). The ring itself grows only when
     /// data arrives that needs it.
     pub fn grow(&mut self, capacity: usize) {
-        self.capacity = self.capacity.max(capacity);
+        self.capacity = self.capacity.max(narrow(capacity));
     }
 
     /// Frees the ring if nothing is held, small or not, and forgets its size: for a connection
@@ -176,18 +183,24 @@ impl RecvBuffer {
 
     /// Copies in-order bytes into `dst`; returns how many.
     pub fn read(&mut self, dst: &mut [u8]) -> usize {
-        let n = dst.len().min(self.readable);
+        let n = dst.len().min(self.readable as usize);
         if n == 0 {
             return 0;
         }
-        get(&self.storage, self.size, self.head, &mut dst[..n]);
-        self.readable -= n;
+        get(
+            &self.storage,
+            self.size as usize,
+            self.head as usize,
+            &mut dst[..n],
+        );
+        let n32 = narrow(n);
+        self.readable -= n32;
         if self.readable > 0 || !self.ranges.is_empty() {
-            self.head += n;
+            self.head += n32;
             if self.head >= self.size {
                 self.head -= self.size;
             }
-        } else if self.size > KEEP_RING && self.peak <= self.size / 4 {
+        } else if self.size as usize > KEEP_RING && self.peak <= self.size / 4 {
             // Oversized for this traffic (or going idle).
             let peak = self.peak;
             self.release();
@@ -195,7 +208,7 @@ impl RecvBuffer {
         } else {
             // Kept, the head runs on: restarting every burst at the front measured a third
             // slower for 64 KiB segments (the copies line up worse).
-            self.head += n;
+            self.head += n32;
             if self.head >= self.size {
                 self.head -= self.size;
             }
@@ -300,7 +313,11 @@ mod tests {
     fn starts_small_and_doubles() {
         let mut b = RecvBuffer::new(256 << 10);
         assert_eq!(b.write_at(0, &bytes(0, 1448)), Some(1448));
-        assert_eq!(b.size, MIN_RING);
+        assert_eq!(
+            (b.size as usize),
+            2048,
+            "the smallest power of two that holds it"
+        );
         assert_eq!(
             b.storage.len(),
             1448,
@@ -312,9 +329,9 @@ mod tests {
             "the window follows the capacity"
         );
         assert_eq!(b.write_at(0, &bytes(1448, 3000)), Some(3000));
-        assert_eq!(b.size, 8192);
+        assert_eq!((b.size as usize), 8192);
         assert_eq!(b.write_at(0, &bytes(4448, 60_000)), Some(60_000));
-        assert_eq!(b.size, 64 << 10);
+        assert_eq!((b.size as usize), 64 << 10);
         assert_eq!(read_all(&mut b), bytes(0, 64_448));
     }
 
@@ -326,7 +343,7 @@ mod tests {
         // The last byte the window allows, far past the small ring.
         let far = cap - 100 - 10;
         assert_eq!(b.write_at(far - 100 + 100, &bytes(far + 100, 10)), Some(0));
-        assert_eq!(b.size, cap);
+        assert_eq!((b.size as usize), cap);
         // More than the window offers is clipped, not stored.
         assert_eq!(b.write_at(far + 10, b"zz"), Some(0));
         assert_eq!(b.ranges(), &[(far, far + 10)]);
@@ -342,12 +359,12 @@ mod tests {
         assert_eq!(b.write_at(0, &bytes(0, 4000)), Some(4000));
         let mut out = vec![0; 3000];
         b.read(&mut out);
-        assert_eq!(b.size, MIN_RING);
+        assert_eq!((b.size as usize), 4096);
         // Out of order, wrapping to the front of the ring, then beyond it.
         assert_eq!(b.write_at(1000, &bytes(5000, 500)), Some(0));
-        assert_eq!(b.size, MIN_RING);
+        assert_eq!((b.size as usize), 4096);
         assert_eq!(b.write_at(20_000, &bytes(24_000, 1000)), Some(0));
-        assert_eq!(b.size, 32 << 10);
+        assert_eq!((b.size as usize), 32 << 10);
         assert_eq!(b.write_at(0, &bytes(4000, 1000)), Some(1500));
         assert_eq!(b.write_at(0, &bytes(5500, 18_500)), Some(19_500));
         assert_eq!(read_all(&mut b), bytes(3000, 22_000));
@@ -364,7 +381,7 @@ mod tests {
             let n = size - b.readable();
             assert_eq!(b.write_at(0, &bytes(next, n)), Some(n));
             next += n;
-            assert_eq!(b.size, size);
+            assert_eq!((b.size as usize), size);
             let mut out = vec![0; size * 3 / 4];
             assert_eq!(b.read(&mut out), out.len());
             assert_eq!(out, bytes(read, out.len()));
@@ -372,15 +389,15 @@ mod tests {
             // A hole of 100 bytes, then data that wraps to the front of the ring.
             let q = size / 2;
             assert_eq!(b.write_at(100, &bytes(next + 100, q)), Some(0));
-            assert_eq!(b.size, size, "fits in the ring, wrapped");
-            assert!(b.head + b.readable() + 100 + q > size);
+            assert_eq!((b.size as usize), size, "fits in the ring, wrapped");
+            assert!((b.head as usize) + b.readable() + 100 + q > size);
             assert_eq!(b.write_at(0, &bytes(next, 100)), Some(100 + q));
             next += 100 + q;
             // Out of order past the ring's end: it doubles, the range keeps its offset.
             let past = size - b.readable();
             assert_eq!(b.write_at(past, &bytes(next + past, 10)), Some(0));
             size *= 2;
-            assert_eq!(b.size, size);
+            assert_eq!((b.size as usize), size);
             assert_eq!(b.ranges(), &[(past, past + 10)]);
             assert_eq!(b.write_at(0, &bytes(next, past)), Some(past + 10));
             next += past + 10;
@@ -397,26 +414,30 @@ mod tests {
         let mut b = RecvBuffer::new(64 << 10);
         b.write_at(0, &bytes(0, 10_000));
         b.write_at(20_000, &bytes(30_000, 6));
-        assert_eq!(b.size, 32 << 10);
+        assert_eq!((b.size as usize), 32 << 10);
         let mut out = vec![0; 10_000];
         b.read(&mut out);
-        assert_eq!(b.size, 32 << 10, "out-of-order data still held");
+        assert_eq!((b.size as usize), 32 << 10, "out-of-order data still held");
         assert_eq!(b.write_at(0, &bytes(10_000, 20_000)), Some(20_006));
         let all = read_all(&mut b);
         assert_eq!(all, bytes(10_000, 20_006));
-        assert_eq!(b.size, 32 << 10, "busy since the last drain: kept");
+        assert_eq!(
+            (b.size as usize),
+            32 << 10,
+            "busy since the last drain: kept"
+        );
         // Wraps in the kept ring.
         assert_eq!(b.write_at(0, &bytes(30_006, 8000)), Some(8000));
         assert_eq!(read_all(&mut b), bytes(30_006, 8000));
         assert_eq!(
-            (b.size, b.storage.capacity()),
+            ((b.size as usize), b.storage.capacity()),
             (0, 0),
             "a quarter of it: freed"
         );
         assert_eq!(b.window(), 64 << 10);
         // The next ring is sized for that burst, whatever the first write.
         assert_eq!(b.write_at(0, b"next"), Some(4));
-        assert_eq!(b.size, 8192);
+        assert_eq!((b.size as usize), 8192);
         assert_eq!(read_all(&mut b), b"next");
     }
 
@@ -425,21 +446,25 @@ mod tests {
         let mut b = RecvBuffer::new(64 << 10);
         b.write_at(0, b"request");
         read_all(&mut b);
-        assert_eq!(b.size, MIN_RING);
+        assert_eq!((b.size as usize), MIN_RING);
         b.write_at(3, b"x");
         b.release();
-        assert_eq!(b.size, MIN_RING, "not released while data is held");
+        assert_eq!(
+            (b.size as usize),
+            MIN_RING,
+            "not released while data is held"
+        );
         b.write_at(0, b"abc");
         assert_eq!(read_all(&mut b), b"abcx");
         b.release();
-        assert_eq!((b.size, b.storage.capacity()), (0, 0));
+        assert_eq!(((b.size as usize), b.storage.capacity()), (0, 0));
     }
 
     #[test]
     fn small_capacity_ring_is_the_capacity() {
         let mut b = RecvBuffer::new(1000);
         assert_eq!(b.write_at(500, &[7; 600]), Some(0));
-        assert_eq!(b.size, 1000);
+        assert_eq!((b.size as usize), 1000);
         assert_eq!(b.ranges(), &[(500, 1000)]);
     }
 }

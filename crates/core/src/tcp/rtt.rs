@@ -3,29 +3,44 @@
 use core::time::Duration;
 
 /// SRTT, RTTVAR and RTO per RFC 6298 §2, with exponential backoff (§5.5).
+///
+/// Kept in whole nanoseconds (`u64`) rather than `Duration`s: half the size in every
+/// connection, and the per-ACK arithmetic is a few integer operations. `Duration`'s own
+/// division floors to the nanosecond too, so the figures are the same.
 #[derive(Debug, Clone)]
 pub struct RttEstimator {
-    srtt: Option<Duration>,
-    rttvar: Duration,
-    rto: Duration,
-    min_rto: Duration,
-    max_rto: Duration,
+    /// `NO_SAMPLE` until the first measurement.
+    srtt: u64,
+    rttvar: u64,
+    rto: u64,
+    min_rto: u64,
+    max_rto: u64,
     /// Consecutive timeouts since the last new ACK: the backoff exponent.
     backoffs: u32,
 }
 
 /// Clock granularity G in RFC 6298's formula; our clock is finer, so this is the floor on K*RTTVAR.
-const GRANULARITY: Duration = Duration::from_millis(1);
+const GRANULARITY: u64 = 1_000_000;
+
+/// SRTT before any sample.
+const NO_SAMPLE: u64 = u64::MAX;
+
+/// A duration in nanoseconds, saturating below `NO_SAMPLE` (584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos())
+        .unwrap_or(NO_SAMPLE - 1)
+        .min(NO_SAMPLE - 1)
+}
 
 impl RttEstimator {
     /// An estimator before any sample: RTO is `initial` (RFC 6298 §2.1).
     pub fn new(initial: Duration, min_rto: Duration, max_rto: Duration) -> RttEstimator {
         RttEstimator {
-            srtt: None,
-            rttvar: Duration::ZERO,
-            rto: initial,
-            min_rto,
-            max_rto,
+            srtt: NO_SAMPLE,
+            rttvar: 0,
+            rto: nanos(initial),
+            min_rto: nanos(min_rto),
+            max_rto: nanos(max_rto),
             backoffs: 0,
         }
     }
@@ -39,32 +54,36 @@ impl RttEstimator {
     /// the gains alpha = 1/8 and beta = 1/4 are divided by `per_round`, so a round of
     /// samples moves SRTT and RTTVAR about as far as one sample per round would.
     pub fn on_sample_weighted(&mut self, rtt: Duration, per_round: u32) {
-        let n = per_round.max(1);
-        match self.srtt {
-            None => {
-                self.srtt = Some(rtt);
-                self.rttvar = rtt / 2;
-            }
-            Some(srtt) => {
-                // RTTVAR <- (1 - beta') RTTVAR + beta' |SRTT - R'|;
-                // SRTT <- (1 - alpha') SRTT + alpha' R'
-                let delta = srtt.abs_diff(rtt);
-                let (rttvar_gain, srtt_gain) = (4 * n, 8 * n);
-                self.rttvar = self.rttvar - self.rttvar / rttvar_gain + delta / rttvar_gain;
-                self.srtt = Some(srtt - srtt / srtt_gain + rtt / srtt_gain);
-            }
+        let rtt = nanos(rtt);
+        let n = u64::from(per_round.max(1));
+        if self.srtt == NO_SAMPLE {
+            self.srtt = rtt;
+            self.rttvar = rtt / 2;
+        } else {
+            // RTTVAR <- (1 - beta') RTTVAR + beta' |SRTT - R'|;
+            // SRTT <- (1 - alpha') SRTT + alpha' R'
+            let srtt = self.srtt;
+            let delta = srtt.abs_diff(rtt);
+            let (rttvar_gain, srtt_gain) = (4 * n, 8 * n);
+            self.rttvar = self.rttvar - self.rttvar / rttvar_gain + delta / rttvar_gain;
+            self.srtt = srtt - srtt / srtt_gain + rtt / srtt_gain;
         }
-        let srtt = self.srtt.unwrap_or(rtt);
-        self.rto = (srtt + (self.rttvar * 4).max(GRANULARITY)).clamp(self.min_rto, self.max_rto);
+        let var = self.rttvar.saturating_mul(4).max(GRANULARITY);
+        self.rto = self
+            .srtt
+            .saturating_add(var)
+            .clamp(self.min_rto, self.max_rto.max(self.min_rto));
         self.backoffs = 0;
     }
 
     /// The timeout to arm now, backoff included.
     pub fn rto(&self) -> Duration {
-        self.rto
+        let rto = self
+            .rto
             .checked_mul(1 << self.backoffs.min(16))
             .unwrap_or(self.max_rto)
-            .min(self.max_rto)
+            .min(self.max_rto);
+        Duration::from_nanos(rto)
     }
 
     /// The timer expired: double the timeout (RFC 6298 §5.5).
@@ -83,7 +102,7 @@ impl RttEstimator {
     }
 
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        (self.srtt != NO_SAMPLE).then(|| Duration::from_nanos(self.srtt))
     }
 }
 

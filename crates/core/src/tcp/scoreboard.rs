@@ -4,6 +4,11 @@
 //! Entries are contiguous and sorted; sending, cumulative ACKs and SACK blocks split them at
 //! their edges. Pipe (RFC 6675 §4) is the bytes of entries neither SACKed nor lost: a lost
 //! entry that is retransmitted is in flight again.
+//!
+//! The board keeps running totals (bytes, SACKed and lost bytes and entries, retransmitted
+//! entries) beside the entries, so that what every ACK and every send asks (pipe, is anything
+//! SACKed or lost) costs O(1), not a walk over the whole flight. An entry is never both SACKed
+//! and lost.
 
 use std::collections::VecDeque;
 
@@ -77,12 +82,70 @@ impl AckSummary {
 #[derive(Debug, Default)]
 pub struct Scoreboard {
     segs: VecDeque<Sent>,
+    totals: Totals,
+}
+
+/// Running sums over the entries, kept in step with every change to them. `u32` is room
+/// enough: what is in flight lies within one sequence-number half-space (2^31).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Totals {
+    bytes: u32,
+    sacked_bytes: u32,
+    sacked: u32,
+    lost_bytes: u32,
+    lost: u32,
+    retransmitted: u32,
+}
+
+impl Totals {
+    /// Adds (`add` true) or takes away an entry's share.
+    fn count(&mut self, s: &Sent, add: bool) {
+        let len = s.len() as u32;
+        let apply = |v: &mut u32, d: u32| {
+            if add {
+                *v += d;
+            } else {
+                *v -= d;
+            }
+        };
+        apply(&mut self.bytes, len);
+        if s.sacked {
+            apply(&mut self.sacked_bytes, len);
+            apply(&mut self.sacked, 1);
+        }
+        if s.lost {
+            apply(&mut self.lost_bytes, len);
+            apply(&mut self.lost, 1);
+        }
+        if s.retransmitted {
+            apply(&mut self.retransmitted, 1);
+        }
+    }
 }
 
 impl Scoreboard {
     /// Forgets everything (the connection closed).
     pub fn clear(&mut self) {
         self.segs.clear();
+        self.totals = Totals::default();
+    }
+
+    /// Changes entry `i` with `f`, keeping the totals in step.
+    fn update(&mut self, i: usize, f: impl FnOnce(&mut Sent)) {
+        let s = &mut self.segs[i];
+        self.totals.count(s, false);
+        f(s);
+        self.totals.count(s, true);
+    }
+
+    /// The totals recomputed from the entries, for tests.
+    #[cfg(test)]
+    fn recount(&self) -> Totals {
+        let mut t = Totals::default();
+        for s in &self.segs {
+            t.count(s, true);
+        }
+        t
     }
 
     pub fn is_empty(&self) -> bool {
@@ -98,11 +161,19 @@ impl Scoreboard {
         if let Some(tail) = tail.filter(|&t| start < t) {
             self.split_at(start);
             self.split_at(end);
-            for s in self.segs.iter_mut() {
+            // Entries are sorted: only those from `start` on can be inside.
+            let from = self.segs.partition_point(|s| s.end <= start);
+            for i in from..self.segs.len() {
+                let s = self.segs[i];
+                if s.start >= end {
+                    break;
+                }
                 if s.start >= start && s.end <= end {
-                    s.xmit = now;
-                    s.retransmitted = true;
-                    s.lost = false;
+                    self.update(i, |s| {
+                        s.xmit = now;
+                        s.retransmitted = true;
+                        s.lost = false;
+                    });
                 }
             }
             if end > tail {
@@ -114,14 +185,16 @@ impl Scoreboard {
     }
 
     fn push(&mut self, start: SeqNum, end: SeqNum, now: Instant) {
-        self.segs.push_back(Sent {
+        let s = Sent {
             start,
             end,
             xmit: now,
             retransmitted: false,
             sacked: false,
             lost: false,
-        });
+        };
+        self.totals.count(&s, true);
+        self.segs.push_back(s);
     }
 
     /// Makes `seq` an entry boundary, if it falls inside one and the board has room.
@@ -129,27 +202,37 @@ impl Scoreboard {
         if self.segs.len() >= MAX_ENTRIES {
             return;
         }
-        let Some(i) = self.segs.iter().position(|s| s.start < seq && seq < s.end) else {
+        // Entries are sorted and contiguous: the one holding `seq` is the first ending past it.
+        let i = self.segs.partition_point(|s| s.end <= seq);
+        if !self
+            .segs
+            .get(i)
+            .is_some_and(|s| s.start < seq && seq < s.end)
+        {
             return;
-        };
-        let mut right = self.segs[i];
+        }
+        let whole = self.segs[i];
+        self.totals.count(&whole, false);
+        let mut right = whole;
         right.start = seq;
         self.segs[i].end = seq;
+        self.totals.count(&self.segs[i], true);
+        self.totals.count(&right, true);
         self.segs.insert(i + 1, right);
     }
 
     /// Everything before `ack` is acknowledged; `fack` is the highest end delivered before.
     pub fn on_cumulative_ack(&mut self, ack: SeqNum, fack: SeqNum, sum: &mut AckSummary) {
-        while let Some(front) = self.segs.front_mut() {
+        while let Some(&front) = self.segs.front() {
             if front.end <= ack {
-                let s = *front;
                 self.segs.pop_front();
-                if !s.sacked {
-                    sum.deliver(&s, fack);
+                self.totals.count(&front, false);
+                if !front.sacked {
+                    sum.deliver(&front, fack);
                 }
             } else {
                 if front.start < ack {
-                    front.start = ack;
+                    self.update(0, |s| s.start = ack);
                 }
                 break;
             }
@@ -166,12 +249,19 @@ impl Scoreboard {
     ) {
         self.split_at(start);
         self.split_at(end);
-        for s in self.segs.iter_mut() {
+        let from = self.segs.partition_point(|s| s.end <= start);
+        for i in from..self.segs.len() {
+            let s = self.segs[i];
+            if s.start >= end {
+                break;
+            }
             if s.start >= start && s.end <= end && !s.sacked {
-                s.sacked = true;
-                s.lost = false;
+                self.update(i, |s| {
+                    s.sacked = true;
+                    s.lost = false;
+                });
                 sum.newly_sacked += s.len();
-                sum.deliver(s, fack);
+                sum.deliver(&s, fack);
             }
         }
     }
@@ -193,25 +283,25 @@ impl Scoreboard {
 
     /// RFC 6675 §4 pipe: bytes sent and neither SACKed nor deemed lost.
     pub fn pipe(&self) -> usize {
-        self.segs
-            .iter()
-            .filter(|s| !s.sacked && !s.lost)
-            .map(Sent::len)
-            .sum()
+        let t = &self.totals;
+        (t.bytes - t.sacked_bytes - t.lost_bytes) as usize
     }
 
     /// SACKed entries.
     pub fn sacked_segments(&self) -> usize {
-        self.segs.iter().filter(|s| s.sacked).count()
+        self.totals.sacked as usize
     }
 
     /// Whether any entry is SACKed.
     pub fn any_sacked(&self) -> bool {
-        self.segs.iter().any(|s| s.sacked)
+        self.totals.sacked > 0
     }
 
     /// The first entry deemed lost and not yet sent again (RFC 6675 NextSeg rule 1).
     pub fn first_lost(&self) -> Option<(SeqNum, SeqNum)> {
+        if self.totals.lost == 0 {
+            return None;
+        }
         self.segs
             .iter()
             .find(|s| s.lost && !s.sacked)
@@ -230,7 +320,8 @@ impl Scoreboard {
         const DUP_THRESH: usize = 3;
         let mut marked = false;
         let (mut segs_above, mut bytes_above) = (0, 0);
-        for s in self.segs.iter_mut().rev() {
+        for i in (0..self.segs.len()).rev() {
+            let s = self.segs[i];
             if s.sacked {
                 segs_above += 1;
                 bytes_above += s.len();
@@ -238,19 +329,18 @@ impl Scoreboard {
                 && !s.retransmitted
                 && (segs_above >= DUP_THRESH || bytes_above > (DUP_THRESH - 1) * mss)
             {
-                s.lost = true;
+                self.update(i, |s| s.lost = true);
                 marked = true;
             }
         }
-        if first_too {
-            if let Some(s) = self
+        if first_too
+            && self
                 .segs
-                .front_mut()
-                .filter(|s| !s.sacked && !s.lost && !s.retransmitted)
-            {
-                s.lost = true;
-                marked = true;
-            }
+                .front()
+                .is_some_and(|s| !s.sacked && !s.lost && !s.retransmitted)
+        {
+            self.update(0, |s| s.lost = true);
+            marked = true;
         }
         marked
     }
@@ -260,6 +350,7 @@ impl Scoreboard {
         for s in self.segs.iter_mut().filter(|s| !s.sacked) {
             s.lost = true;
         }
+        self.retotal();
     }
 
     /// The peer may have discarded what it SACKed (RFC 2018 §8): forget the SACK marks.
@@ -267,18 +358,57 @@ impl Scoreboard {
         for s in self.segs.iter_mut() {
             s.sacked = false;
         }
+        self.retotal();
     }
 
     /// A loss was spurious: nothing waiting is lost after all.
     pub fn unmark_lost(&mut self) {
+        if self.totals.lost == 0 {
+            return;
+        }
         for s in self.segs.iter_mut() {
             s.lost = false;
         }
+        self.retotal();
     }
 
-    /// The entries, for RACK's time-based marking.
-    pub fn segs_mut(&mut self) -> impl Iterator<Item = &mut Sent> {
-        self.segs.iter_mut()
+    /// Recomputes the totals after a change to every entry (rare: timeouts and undos).
+    fn retotal(&mut self) {
+        let mut t = Totals::default();
+        for s in &self.segs {
+            t.count(s, true);
+        }
+        self.totals = t;
+    }
+
+    /// RACK's time-based marking: `verdict` is asked about every entry neither SACKed nor
+    /// lost, in sequence order, and answers whether it is lost now (`Some(true)`), not yet
+    /// (`Some(false)`), or whether the scan may stop (`None`: this entry and every later one
+    /// need no look, which only holds while `in_send_order` says so). Returns whether one
+    /// was marked.
+    pub fn mark_lost_where(&mut self, mut verdict: impl FnMut(&Sent) -> Option<bool>) -> bool {
+        let mut marked = false;
+        for i in 0..self.segs.len() {
+            let s = self.segs[i];
+            if s.sacked || s.lost {
+                continue;
+            }
+            match verdict(&s) {
+                Some(true) => {
+                    self.update(i, |s| s.lost = true);
+                    marked = true;
+                }
+                Some(false) => {}
+                None => break,
+            }
+        }
+        marked
+    }
+
+    /// Whether the entries' send times rise with their sequence numbers: nothing was
+    /// retransmitted, so every entry went out once, in order.
+    pub fn in_send_order(&self) -> bool {
+        self.totals.retransmitted == 0
     }
 }
 
@@ -324,6 +454,47 @@ mod tests {
         assert_eq!(b.first_lost(), None);
         assert_eq!(b.pipe(), 200);
         assert!(!b.mark_lost_by_dupthresh(100, false));
+    }
+
+    /// The running totals match a recount after every kind of change.
+    #[test]
+    fn totals_follow_every_change() {
+        let mut b = board(20);
+        let mut sum = AckSummary::default();
+        let check = |b: &Scoreboard| assert_eq!(b.totals, b.recount());
+        check(&b);
+        b.on_sack_block(SeqNum(450), SeqNum(720), SeqNum(0), &mut sum);
+        check(&b);
+        b.on_sack_block(SeqNum(1000), SeqNum(1300), SeqNum(720), &mut sum);
+        check(&b);
+        assert_eq!(b.sacked_segments(), 7);
+        assert!(b.mark_lost_by_dupthresh(100, true));
+        check(&b);
+        assert!(b.totals.lost > 0);
+        b.on_sent(SeqNum(50), SeqNum(150), t(30));
+        check(&b);
+        assert_eq!(b.totals.retransmitted, 2);
+        assert!(!b.in_send_order());
+        b.on_cumulative_ack(SeqNum(130), SeqNum(1300), &mut sum);
+        check(&b);
+        b.mark_all_lost();
+        check(&b);
+        let marked = b.mark_lost_where(|s| Some(s.start < SeqNum(1500)));
+        assert!(!marked, "everything not SACKed was lost already");
+        b.unmark_lost();
+        check(&b);
+        assert!(b.mark_lost_where(|s| (s.start < SeqNum(1500)).then_some(true)));
+        check(&b);
+        assert_eq!(b.first_lost().map(|r| r.0), Some(SeqNum(130)));
+        b.clear_sacked();
+        check(&b);
+        assert_eq!(b.pipe(), (b.totals.bytes - b.totals.lost_bytes) as usize);
+        b.on_sent(SeqNum(1900), SeqNum(2100), t(40));
+        check(&b);
+        b.on_cumulative_ack(SeqNum(2100), SeqNum(2100), &mut sum);
+        check(&b);
+        assert!(b.is_empty());
+        assert_eq!(b.totals, Totals::default());
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! sized for what it held); one that was busy is kept, so a bulk sender that drains between
 //! bursts neither reallocates nor grows it again from small.
 
-/// The smallest ring allocated: a small message costs one small allocation.
-pub(super) const MIN_RING: usize = 4096;
+/// The smallest ring allocated: a small message costs one small allocation, of a size the
+/// allocator serves from its per-thread cache (glibc's tcache takes up to 1032 bytes; a 4 KiB
+/// ring measured as most of the allocator's share of a short connection).
+pub(super) const MIN_RING: usize = 1024;
 
 /// Rings up to this size are always kept when they drain, so a request/response connection
 /// does not allocate per message.
@@ -74,19 +76,31 @@ pub(super) fn get(ring: &[u8], size: usize, at: usize, dst: &mut [u8]) {
 }
 
 /// A bounded ring of bytes; offset 0 is the byte at SND.UNA (after the SYN).
+///
+/// Sizes and offsets are `u32`, half the room of `usize`s in every connection: a capacity
+/// is clamped to `MAX_CAPACITY`, beyond anything a window (at most 1 GiB) can use.
 #[derive(Debug)]
 pub struct SendBuffer {
     /// The ring, `size` bytes reserved; its length is how far it was ever written.
     storage: Vec<u8>,
     /// Ring size: 0 while nothing is allocated, at most `capacity`.
-    size: usize,
+    size: u32,
     /// Most bytes held since the ring was allocated or last drained.
-    peak: usize,
+    peak: u32,
     /// Bytes the next ring should hold at least: the peak before the last one was freed.
-    hint: usize,
-    capacity: usize,
-    head: usize,
-    len: usize,
+    hint: u32,
+    capacity: u32,
+    head: u32,
+    len: u32,
+}
+
+/// The largest capacity a buffer takes (larger ones are clamped): 2 GiB, so that every sum
+/// of two offsets fits a `u32`.
+pub(super) const MAX_CAPACITY: usize = 1 << 31;
+
+/// A size or offset below `MAX_CAPACITY`, as stored.
+pub(super) fn narrow(n: usize) -> u32 {
+    n.min(MAX_CAPACITY) as u32
 }
 
 impl SendBuffer {
@@ -97,7 +111,7 @@ impl SendBuffer {
             size: 0,
             peak: 0,
             hint: 0,
-            capacity,
+            capacity: narrow(capacity),
             head: 0,
             len: 0,
         }
@@ -105,12 +119,12 @@ impl SendBuffer {
 
     /// Bytes held (unacknowledged, sent or not).
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Room left.
     pub fn free(&self) -> usize {
-        self.capacity - self.len
+        (self.capacity - self.len) as usize
     }
 
     /// Appends as much of `data` as fits; returns how much.
@@ -119,61 +133,69 @@ impl SendBuffer {
         if n == 0 {
             return 0;
         }
-        if self.len + n > self.size {
-            let need = (self.len + n).max(std::mem::take(&mut self.hint));
-            self.resize(ring_size(need, self.capacity));
+        let len = self.len as usize;
+        if len + n > self.size as usize {
+            let need = (len + n).max(std::mem::take(&mut self.hint) as usize);
+            self.resize(ring_size(need, self.capacity as usize));
         }
         put(
             &mut self.storage,
-            self.size,
-            self.head + self.len,
+            self.size as usize,
+            (self.head + self.len) as usize,
             &data[..n],
         );
-        self.len += n;
+        self.len += n as u32;
         self.peak = self.peak.max(self.len);
         n
     }
 
     fn resize(&mut self, size: usize) {
-        self.storage = unroll(&self.storage, self.size, self.head, self.len, size);
-        self.size = size;
+        self.storage = unroll(
+            &self.storage,
+            self.size as usize,
+            self.head as usize,
+            self.len as usize,
+            size,
+        );
+        self.size = narrow(size);
         self.head = 0;
     }
 
     /// Capacity in bytes (allocated or not).
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
 
     /// Raises the capacity to `capacity` (never lowers it). The ring itself grows only when
     /// the bytes queued need it.
     pub fn grow(&mut self, capacity: usize) {
-        self.capacity = self.capacity.max(capacity);
+        self.capacity = self.capacity.max(narrow(capacity));
     }
 
     /// Copies `dst.len()` bytes starting `offset` bytes past SND.UNA. The range must be held.
     pub fn copy_out(&self, offset: usize, dst: &mut [u8]) {
-        debug_assert!(offset + dst.len() <= self.len);
+        debug_assert!(offset + dst.len() <= self.len as usize);
         if dst.is_empty() {
             return;
         }
-        let mut at = self.head + offset;
-        if at >= self.size {
-            at -= self.size;
+        let size = self.size as usize;
+        let mut at = self.head as usize + offset;
+        if at >= size {
+            at -= size;
         }
-        get(&self.storage, self.size, at, dst);
+        get(&self.storage, size, at, dst);
     }
 
     /// Drops `n` acknowledged bytes from the front.
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.len);
+        let n = narrow(n).min(self.len);
         self.len -= n;
         if self.len > 0 {
             self.head += n;
             if self.head >= self.size {
                 self.head -= self.size;
             }
-        } else if self.size > KEEP_RING && self.peak <= self.size / 4 {
+        } else if self.size as usize > KEEP_RING && self.peak <= self.size / 4 {
             // Oversized for this traffic (or going idle).
             let peak = self.peak;
             self.release();
@@ -240,16 +262,16 @@ mod tests {
     #[test]
     fn starts_small_and_doubles() {
         let mut b = SendBuffer::new(256 << 10);
-        assert_eq!(b.size, 0);
+        assert_eq!((b.size as usize), 0);
         assert_eq!(b.push(&bytes(0, 100)), 100);
-        assert_eq!(b.size, MIN_RING);
+        assert_eq!((b.size as usize), MIN_RING);
         assert_eq!(b.storage.len(), 100, "only what was written is initialized");
         assert_eq!(b.push(&bytes(100, 5000)), 5000);
-        assert_eq!(b.size, 8192);
+        assert_eq!((b.size as usize), 8192);
         assert_eq!(b.push(&bytes(5100, 100_000)), 100_000);
-        assert_eq!(b.size, 128 << 10);
+        assert_eq!((b.size as usize), 128 << 10);
         assert_eq!(b.push(&bytes(105_100, 200_000)), (256 << 10) - 105_100);
-        assert_eq!(b.size, 256 << 10);
+        assert_eq!((b.size as usize), 256 << 10);
         assert_eq!(held(&b), bytes(0, 256 << 10));
     }
 
@@ -257,7 +279,7 @@ mod tests {
     fn capacity_not_a_power_of_two_is_the_last_step() {
         let mut b = SendBuffer::new(10_000);
         assert_eq!(b.push(&bytes(0, 9000)), 9000);
-        assert_eq!(b.size, 10_000);
+        assert_eq!((b.size as usize), 10_000);
         b.consume(8000);
         assert_eq!(b.push(&bytes(9000, 9000)), 9000);
         assert_eq!(held(&b), bytes(8000, 10_000));
@@ -275,21 +297,21 @@ mod tests {
             let n = size - b.len();
             assert_eq!(b.push(&bytes(queued, n)), n);
             queued += n;
-            assert_eq!(b.size, size);
+            assert_eq!((b.size as usize), size);
             b.consume(size * 3 / 4);
             acked += size * 3 / 4;
             let n = size / 2;
             assert_eq!(b.push(&bytes(queued, n)), n);
             queued += n;
-            assert_eq!(b.size, size, "wrapped within the ring");
-            assert!(b.head > 0 && b.head + b.len() > size);
+            assert_eq!((b.size as usize), size, "wrapped within the ring");
+            assert!((b.head as usize) > 0 && (b.head as usize) + b.len() > size);
             assert_eq!(held(&b), bytes(acked, queued - acked));
             // One more than fits: the ring doubles, unrolled.
             let n = size - b.len() + 1;
             assert_eq!(b.push(&bytes(queued, n)), n);
             queued += n;
             size *= 2;
-            assert_eq!(b.size, size);
+            assert_eq!((b.size as usize), size);
             assert_eq!(held(&b), bytes(acked, queued - acked));
             let mut mid = vec![0; 100];
             b.copy_out(7, &mut mid);
@@ -301,20 +323,24 @@ mod tests {
     fn keeps_a_busy_ring_and_releases_an_oversized_one_when_drained() {
         let mut b = SendBuffer::new(64 << 10);
         b.push(&bytes(0, 20_000));
-        assert_eq!(b.size, 32 << 10);
+        assert_eq!((b.size as usize), 32 << 10);
         b.consume(19_999);
-        assert_eq!(b.size, 32 << 10, "one byte still held");
+        assert_eq!((b.size as usize), 32 << 10, "one byte still held");
         b.consume(1);
-        assert_eq!(b.size, 32 << 10, "busy since the last drain: kept");
+        assert_eq!(
+            (b.size as usize),
+            32 << 10,
+            "busy since the last drain: kept"
+        );
         // A burst of a quarter of the ring or less: freed when it drains.
         b.push(&bytes(7, 8192));
         b.consume(8000);
-        assert_eq!(b.size, 32 << 10);
+        assert_eq!((b.size as usize), 32 << 10);
         b.consume(192);
-        assert_eq!((b.size, b.storage.capacity()), (0, 0));
+        assert_eq!(((b.size as usize), b.storage.capacity()), (0, 0));
         // The next ring is sized for that burst, whatever the first write.
         b.push(&bytes(9, 10));
-        assert_eq!(b.size, 8192);
+        assert_eq!((b.size as usize), 8192);
         assert_eq!(held(&b), bytes(9, 10));
     }
 
@@ -323,24 +349,28 @@ mod tests {
         let mut b = SendBuffer::new(64 << 10);
         b.push(b"request");
         b.consume(7);
-        assert_eq!(b.size, MIN_RING);
+        assert_eq!((b.size as usize), MIN_RING);
         b.push(b"again");
         assert_eq!(held(&b), b"again");
         b.release();
-        assert_eq!(b.size, MIN_RING, "not released while data is held");
+        assert_eq!(
+            (b.size as usize),
+            MIN_RING,
+            "not released while data is held"
+        );
         b.consume(5);
         b.release();
-        assert_eq!((b.size, b.storage.capacity()), (0, 0));
+        assert_eq!(((b.size as usize), b.storage.capacity()), (0, 0));
     }
 
     #[test]
     fn grow_does_not_allocate() {
         let mut b = SendBuffer::new(8);
         b.grow(1 << 20);
-        assert_eq!(b.size, 0);
+        assert_eq!((b.size as usize), 0);
         b.push(b"abc");
         b.grow(2 << 20);
-        assert_eq!(b.size, MIN_RING);
+        assert_eq!((b.size as usize), MIN_RING);
         assert_eq!(b.capacity(), 2 << 20);
     }
 }

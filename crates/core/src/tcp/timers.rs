@@ -27,36 +27,52 @@ pub enum Timer {
 
 const COUNT: usize = 9;
 
-#[derive(Debug, Clone, Default)]
+/// Deadlines in nanoseconds, `UNSET` for a timer that does not run: half the size of
+/// `Option<Instant>`s, and the minimum is a plain scan of integers.
+#[derive(Debug, Clone)]
 pub struct Timers {
-    deadlines: [Option<Instant>; COUNT],
+    deadlines: [u64; COUNT],
+}
+
+/// A timer that does not run. `Instant::FAR_FUTURE` is the same instant, and is never
+/// reached, so a timer set for it never fires either way.
+const UNSET: u64 = u64::MAX;
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            deadlines: [UNSET; COUNT],
+        }
+    }
 }
 
 impl Timers {
     pub fn set(&mut self, timer: Timer, at: Instant) {
-        self.deadlines[timer as usize] = Some(at);
+        self.deadlines[timer as usize] = at.as_nanos();
     }
 
     pub fn stop(&mut self, timer: Timer) {
-        self.deadlines[timer as usize] = None;
+        self.deadlines[timer as usize] = UNSET;
     }
 
     pub fn is_set(&self, timer: Timer) -> bool {
-        self.deadlines[timer as usize].is_some()
+        self.deadlines[timer as usize] != UNSET
     }
 
     /// When `timer` fires, if it runs.
     pub fn deadline(&self, timer: Timer) -> Option<Instant> {
-        self.deadlines[timer as usize]
+        let at = self.deadlines[timer as usize];
+        (at != UNSET).then(|| Instant::from_nanos(at))
     }
 
     pub fn stop_all(&mut self) {
-        self.deadlines = [None; COUNT];
+        self.deadlines = [UNSET; COUNT];
     }
 
     /// The earliest deadline.
     pub fn next(&self) -> Option<Instant> {
-        self.deadlines.iter().flatten().min().copied()
+        let at = self.deadlines.iter().copied().min().unwrap_or(UNSET);
+        (at != UNSET).then(|| Instant::from_nanos(at))
     }
 
     /// Takes the earliest timer due at `now`, if any.
@@ -72,15 +88,13 @@ impl Timers {
             Timer::Keepalive,
             Timer::Pacing,
         ];
+        let now = now.as_nanos();
         let due = ALL
             .into_iter()
-            .filter_map(|t| {
-                self.deadlines[t as usize]
-                    .filter(|&d| d <= now)
-                    .map(|d| (d, t))
-            })
+            .map(|t| (self.deadlines[t as usize], t))
+            .filter(|&(d, _)| d != UNSET && d <= now)
             .min_by_key(|&(d, _)| d)?;
-        self.deadlines[due.1 as usize] = None;
+        self.deadlines[due.1 as usize] = UNSET;
         Some(due.1)
     }
 }

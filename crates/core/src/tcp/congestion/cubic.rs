@@ -6,11 +6,9 @@
 //! window never grows slower than it (the Reno-friendly region). Windows are kept in bytes as
 //! `f64`; the curve is evaluated in segments of the MSS current at each ACK.
 
-use core::time::Duration;
-
 use super::hystart::{CSS_GROWTH_DIVISOR, Growth, HyStart, SlowStartPhase, byte_counting_limit};
 use super::{AckSample, CongestionControl, initial_window, slow_start_increase};
-use crate::time::Instant;
+use crate::time::{Instant, OptDuration, OptInstant};
 
 /// RFC 9438 §4.2, §5.1: the curve's scaling constant, in segments per second cubed.
 pub const C: f64 = 0.4;
@@ -29,6 +27,25 @@ pub fn cubic_k(w_max: f64, cwnd_epoch: f64) -> f64 {
 /// W_cubic(t) = C*(t-K)^3 + W_max (RFC 9438 §4.2 figure 1). Windows in segments.
 pub fn w_cubic(t: f64, k: f64, w_max: f64) -> f64 {
     C * (t - k).powi(3) + w_max
+}
+
+/// An optional window in eight bytes (`Option<f64>` takes sixteen): NaN, which no window
+/// is, stands for none.
+#[derive(Debug, Clone, Copy)]
+struct OptF64(f64);
+
+impl OptF64 {
+    const NONE: OptF64 = OptF64(f64::NAN);
+
+    fn get(self) -> Option<f64> {
+        (!self.0.is_nan()).then_some(self.0)
+    }
+}
+
+impl From<Option<f64>> for OptF64 {
+    fn from(v: Option<f64>) -> OptF64 {
+        v.map_or(OptF64::NONE, OptF64)
+    }
 }
 
 /// One congestion-avoidance stage: what the curve and the Reno estimate start from.
@@ -63,7 +80,7 @@ pub struct Cubic {
     ssthresh: usize,
     /// The window at the last congestion event after fast convergence, in bytes; `None`
     /// before any, and after a timeout (the next stage then starts with K = 0, §4.8).
-    w_max: Option<f64>,
+    w_max: OptF64,
     /// cwnd_prior: the window just before the last reduction, in bytes.
     cwnd_prior: f64,
     /// The current congestion-avoidance stage; `None` until its first ACK.
@@ -72,14 +89,16 @@ pub struct Cubic {
     /// RFC 9438 §4.7; on by default (several flows may share the path).
     fast_convergence: bool,
     /// A smoothed RTT from the samples seen, for W_cubic(t + RTT).
-    srtt: Option<Duration>,
+    srtt: OptDuration,
     /// Since when the window has not been the limit.
-    limited_since: Option<Instant>,
+    limited_since: OptInstant,
     /// The latest time seen: the clock for `on_ack`, which brings none.
     now: Instant,
     /// A timeout collapsed the window and nothing new has been acknowledged since.
     after_timeout: bool,
-    prior: Option<Saved>,
+    /// Boxed: a controller carries it only after a congestion event, so an idle
+    /// connection's controller stays small.
+    prior: Option<Box<Saved>>,
     /// The sender paces: HyStart++'s L is infinite.
     paced: bool,
 }
@@ -90,13 +109,13 @@ impl Cubic {
         Cubic {
             cwnd: initial_window(mss) as f64,
             ssthresh: usize::MAX,
-            w_max: None,
+            w_max: OptF64::NONE,
             cwnd_prior: 0.0,
             epoch: None,
             hystart: HyStart::new(),
             fast_convergence: true,
-            srtt: None,
-            limited_since: None,
+            srtt: OptDuration::NONE,
+            limited_since: OptInstant::NONE,
             now: Instant::ZERO,
             after_timeout: false,
             prior: None,
@@ -111,7 +130,7 @@ impl Cubic {
 
     /// W_max in bytes: where the last congestion event happened (after fast convergence).
     pub fn w_max(&self) -> Option<f64> {
-        self.w_max
+        self.w_max.get()
     }
 
     /// K of the current congestion-avoidance stage in seconds, once it has begun.
@@ -223,7 +242,7 @@ impl Cubic {
         } else {
             // §4.4-4.5, concave or convex: close (target - cwnd)/cwnd per segment acked,
             // aiming one RTT ahead and at most half a window beyond.
-            let rtt = self.srtt.unwrap_or_default().as_secs_f64();
+            let rtt = self.srtt.get().unwrap_or_default().as_secs_f64();
             let target = curve(t + rtt).clamp(cwnd, 1.5 * cwnd);
             self.cwnd = cwnd + (target - cwnd) * bytes_acked as f64 / cwnd;
         }
@@ -233,13 +252,13 @@ impl Cubic {
     /// t_epoch is now: the first ACK of a congestion-avoidance stage.
     fn begin_epoch(&mut self, mss: f64) -> Epoch {
         let cwnd = self.cwnd;
-        let w_max = match self.w_max {
+        let w_max = match self.w_max.get() {
             // Above the last W_max already (a small window floored at 2 MSS): start at the
             // plateau rather than on the falling half of the curve.
             Some(w_max) => w_max.max(cwnd),
             // §4.8 after a timeout, §4.10 after HyStart++ left slow start without a loss.
             None => {
-                self.w_max = Some(cwnd);
+                self.w_max = OptF64::from(Some(cwnd));
                 if self.cwnd_prior == 0.0 {
                     self.cwnd_prior = cwnd;
                 }
@@ -255,14 +274,14 @@ impl Cubic {
     }
 
     fn save(&mut self) {
-        self.prior = Some(Saved {
+        self.prior = Some(Box::new(Saved {
             cwnd: self.cwnd,
             ssthresh: self.ssthresh,
-            w_max: self.w_max,
+            w_max: self.w_max.get(),
             cwnd_prior: self.cwnd_prior,
             epoch: self.epoch,
             hystart: self.hystart.clone(),
-        });
+        }));
     }
 
     /// §4.6 and §4.7: the congestion event's common part; returns the new ssthresh.
@@ -270,15 +289,15 @@ impl Cubic {
         self.save();
         self.hystart.finish();
         let cwnd = self.cwnd;
-        self.w_max = Some(match self.w_max {
+        self.w_max = OptF64::from(Some(match self.w_max.get() {
             // Fast convergence: lost before reaching the last W_max, so leave room for a
             // newer flow by remembering less.
             Some(w_max) if self.fast_convergence && cwnd < w_max => cwnd * (1.0 + BETA) / 2.0,
             _ => cwnd,
-        });
+        }));
         self.cwnd_prior = cwnd;
         self.epoch = None;
-        self.limited_since = None;
+        self.limited_since = OptInstant::NONE;
         // ssthresh from cwnd, as Linux does, rather than from flight size: the window does not
         // grow while application-limited, so cwnd is what was in use (§4.6 allows this).
         ((cwnd * BETA).round() as usize).max(2 * mss)
@@ -306,10 +325,11 @@ impl CongestionControl for Cubic {
         self.now = self.now.max(ack.now);
         if let Some(rtt) = ack.rtt {
             // RFC 6298's gain of 1/8.
-            self.srtt = Some(match self.srtt {
+            self.srtt = Some(match self.srtt.get() {
                 Some(srtt) => (srtt - srtt / 8).saturating_add(rtt / 8),
                 None => rtt,
-            });
+            })
+            .into();
         }
         self.ack(ack.bytes_acked, ack.mss, ack.app_limited, Some(ack));
     }
@@ -332,7 +352,7 @@ impl CongestionControl for Cubic {
             // §4.8: ssthresh as for any congestion event; the next stage starts with K = 0
             // and W_max = the window it begins with.
             self.ssthresh = self.reduce(mss);
-            self.w_max = None;
+            self.w_max = OptF64::NONE;
         }
         self.after_timeout = true;
         self.cwnd = mss as f64;
@@ -351,7 +371,7 @@ impl CongestionControl for Cubic {
         if let Some(prior) = self.prior.take() {
             self.cwnd = self.cwnd.max(prior.cwnd);
             self.ssthresh = self.ssthresh.max(prior.ssthresh);
-            self.w_max = prior.w_max;
+            self.w_max = OptF64::from(prior.w_max);
             self.cwnd_prior = prior.cwnd_prior;
             self.epoch = prior.epoch;
             self.hystart = prior.hystart;

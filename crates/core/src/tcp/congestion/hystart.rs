@@ -19,7 +19,7 @@
 use core::time::Duration;
 
 use crate::tcp::SeqNum;
-use crate::time::Instant;
+use crate::time::{Instant, OptDuration, OptInstant};
 
 /// RFC 9406 §4.3: the smallest RTT increase that ends slow start.
 pub const MIN_RTT_THRESH: Duration = Duration::from_millis(4);
@@ -84,7 +84,7 @@ enum Phase {
     /// `baseline` is cssBaselineMinRtt; `rounds` counts rounds ended in CSS, the partial
     /// round CSS began in included.
     Css {
-        baseline: Duration,
+        baseline: OptDuration,
         rounds: u32,
     },
     Done,
@@ -97,17 +97,17 @@ pub struct HyStart {
     /// The round ends when an ACK reaches this (windowEnd); `None` before the first ACK.
     window_end: Option<SeqNum>,
     /// lastRoundMinRTT; `None` is infinity.
-    last_round_min_rtt: Option<Duration>,
+    last_round_min_rtt: OptDuration,
     /// currentRoundMinRTT; `None` is infinity.
-    current_round_min_rtt: Option<Duration>,
+    current_round_min_rtt: OptDuration,
     /// rttSampleCount of the current round.
     rtt_sample_count: u32,
     /// The ACK-train test, when on: the smallest RTT seen, when the current
     /// round began, and the last ACK of the train that started with it (`None`: broken).
     ack_train: bool,
-    min_rtt: Option<Duration>,
-    round_start: Option<Instant>,
-    train_last: Option<Instant>,
+    min_rtt: OptDuration,
+    round_start: OptInstant,
+    train_last: OptInstant,
 }
 
 impl Default for HyStart {
@@ -122,13 +122,13 @@ impl HyStart {
         HyStart {
             phase: Phase::SlowStart,
             window_end: None,
-            last_round_min_rtt: None,
-            current_round_min_rtt: None,
+            last_round_min_rtt: OptDuration::NONE,
+            current_round_min_rtt: OptDuration::NONE,
             rtt_sample_count: 0,
             ack_train: false,
-            min_rtt: None,
-            round_start: None,
-            train_last: None,
+            min_rtt: OptDuration::NONE,
+            round_start: OptInstant::NONE,
+            train_last: OptInstant::NONE,
         }
     }
 
@@ -178,7 +178,7 @@ impl HyStart {
             return Growth::SlowStart;
         }
         if let Some(rtt) = rtt {
-            self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+            self.min_rtt = Some(self.min_rtt.get().map_or(rtt, |m| m.min(rtt))).into();
         }
         if let Some(now) = now {
             if self.train_full(now, cwnd_segments) {
@@ -188,19 +188,19 @@ impl HyStart {
         }
         if let Some(rtt) = rtt {
             self.current_round_min_rtt =
-                Some(self.current_round_min_rtt.map_or(rtt, |m| m.min(rtt)));
+                Some(self.current_round_min_rtt.get().map_or(rtt, |m| m.min(rtt))).into();
             self.rtt_sample_count = self.rtt_sample_count.saturating_add(1);
         }
         // The checks run on every ACK once the round has enough samples; the round's minimum
         // only falls, so the first check that fires is the one that matters.
         if self.rtt_sample_count >= N_RTT_SAMPLE {
-            if let Some(current) = self.current_round_min_rtt {
+            if let Some(current) = self.current_round_min_rtt.get() {
                 match self.phase {
                     Phase::SlowStart => {
-                        if let Some(last) = self.last_round_min_rtt {
+                        if let Some(last) = self.last_round_min_rtt.get() {
                             if current >= last.saturating_add(rtt_thresh(last)) {
                                 self.phase = Phase::Css {
-                                    baseline: current,
+                                    baseline: Some(current).into(),
                                     rounds: 0,
                                 };
                             }
@@ -208,7 +208,7 @@ impl HyStart {
                     }
                     Phase::Css { baseline, .. } => {
                         // The increase was jitter: back to slow start.
-                        if current < baseline {
+                        if baseline.get().is_some_and(|b| current < b) {
                             self.phase = Phase::SlowStart;
                         }
                     }
@@ -225,12 +225,12 @@ impl HyStart {
             Some(end) => ack >= end,
         };
         if round_over || self.round_start.is_none() {
-            self.round_start = now;
-            self.train_last = now;
+            self.round_start = now.into();
+            self.train_last = now.into();
         }
         if round_over {
             self.last_round_min_rtt = self.current_round_min_rtt;
-            self.current_round_min_rtt = None;
+            self.current_round_min_rtt = OptDuration::NONE;
             self.rtt_sample_count = 0;
             self.window_end = Some(snd_max);
             if let Phase::Css { rounds, .. } = &mut self.phase {
@@ -256,17 +256,19 @@ impl HyStart {
         if !self.ack_train || self.phase != Phase::SlowStart {
             return false;
         }
-        let (Some(start), Some(last), Some(min_rtt)) =
-            (self.round_start, self.train_last, self.min_rtt)
-        else {
+        let (Some(start), Some(last), Some(min_rtt)) = (
+            self.round_start.get(),
+            self.train_last.get(),
+            self.min_rtt.get(),
+        ) else {
             return false;
         };
         if now - last > ACK_TRAIN_GAP {
             // A gap: the bottleneck idled; this round's train is over.
-            self.train_last = None;
+            self.train_last = OptInstant::NONE;
             return false;
         }
-        self.train_last = Some(now);
+        self.train_last = Some(now).into();
         let (num, den) = ACK_TRAIN_SHARE;
         cwnd_segments >= ACK_TRAIN_LOW_WINDOW && now - start >= min_rtt * num / den
     }

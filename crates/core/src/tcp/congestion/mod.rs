@@ -115,12 +115,80 @@ impl CongestionAlgorithm {
         cc
     }
 
+    /// A fresh controller held inline, as connections hold theirs: no allocation, and no
+    /// dynamic dispatch on every ACK. Arguments as for [`CongestionAlgorithm::build_for`].
+    pub fn controller(self, mss: usize, paced: bool, ack_train: bool) -> Controller {
+        let mut cc = match self {
+            CongestionAlgorithm::NewReno => Controller::NewReno(NewReno::new(mss)),
+            CongestionAlgorithm::Cubic => Controller::Cubic(Cubic::new(mss)),
+        };
+        cc.set_paced(paced);
+        cc.set_ack_train(ack_train);
+        cc
+    }
+
     /// The name its controllers report.
     pub fn name(self) -> &'static str {
         match self {
             CongestionAlgorithm::NewReno => "newreno",
             CongestionAlgorithm::Cubic => "cubic",
         }
+    }
+}
+
+/// One of the built-in controllers, by value.
+#[derive(Debug, Clone)]
+pub enum Controller {
+    NewReno(NewReno),
+    Cubic(Cubic),
+}
+
+/// Calls the same method on whichever controller is inside.
+macro_rules! delegate {
+    ($self:ident, $cc:ident => $call:expr) => {
+        match $self {
+            Controller::NewReno($cc) => $call,
+            Controller::Cubic($cc) => $call,
+        }
+    };
+}
+
+impl CongestionControl for Controller {
+    fn name(&self) -> &'static str {
+        delegate!(self, cc => cc.name())
+    }
+    fn cwnd(&self) -> usize {
+        delegate!(self, cc => cc.cwnd())
+    }
+    fn ssthresh(&self) -> usize {
+        delegate!(self, cc => cc.ssthresh())
+    }
+    fn in_slow_start(&self) -> bool {
+        delegate!(self, cc => cc.in_slow_start())
+    }
+    fn on_ack(&mut self, bytes_acked: usize, mss: usize) {
+        delegate!(self, cc => cc.on_ack(bytes_acked, mss))
+    }
+    fn on_ack_sample(&mut self, ack: &AckSample) {
+        delegate!(self, cc => cc.on_ack_sample(ack))
+    }
+    fn on_fast_retransmit(&mut self, flight: usize, mss: usize) {
+        delegate!(self, cc => cc.on_fast_retransmit(flight, mss))
+    }
+    fn on_recovery_end(&mut self) {
+        delegate!(self, cc => cc.on_recovery_end())
+    }
+    fn on_timeout(&mut self, flight: usize, mss: usize) {
+        delegate!(self, cc => cc.on_timeout(flight, mss))
+    }
+    fn on_spurious_undo(&mut self) {
+        delegate!(self, cc => cc.on_spurious_undo())
+    }
+    fn set_paced(&mut self, paced: bool) {
+        delegate!(self, cc => cc.set_paced(paced))
+    }
+    fn set_ack_train(&mut self, on: bool) {
+        delegate!(self, cc => cc.set_ack_train(on))
     }
 }
 
@@ -148,6 +216,26 @@ mod tests {
             assert!(cc.in_slow_start());
         }
         assert_eq!(CongestionAlgorithm::default(), CongestionAlgorithm::Cubic);
+    }
+
+    #[test]
+    fn inline_controller_matches_the_boxed_one() {
+        for algo in [CongestionAlgorithm::NewReno, CongestionAlgorithm::Cubic] {
+            let mut boxed = algo.build_for(1448, true, true);
+            let mut inline = algo.controller(1448, true, true);
+            assert_eq!(inline.name(), algo.name());
+            let (a, b) = (&mut *boxed, &mut inline);
+            a.on_ack(1448, 1448);
+            b.on_ack(1448, 1448);
+            assert_eq!(a.cwnd(), b.cwnd());
+            a.on_fast_retransmit(20_000, 1448);
+            b.on_fast_retransmit(20_000, 1448);
+            assert_eq!((a.cwnd(), a.ssthresh()), (b.cwnd(), b.ssthresh()));
+            a.on_spurious_undo();
+            b.on_spurious_undo();
+            assert_eq!((a.cwnd(), a.ssthresh()), (b.cwnd(), b.ssthresh()));
+            assert_eq!(a.in_slow_start(), b.in_slow_start());
+        }
     }
 
     #[test]

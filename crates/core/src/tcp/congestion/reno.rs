@@ -18,7 +18,9 @@ pub struct Reno {
     acked: usize,
     hystart: HyStart,
     /// The state before the last reduction, for [`CongestionControl::on_spurious_undo`].
-    prior: Option<Saved>,
+    /// Boxed: a controller carries it only after a congestion event, so an idle
+    /// connection's controller stays small.
+    prior: Option<Box<Saved>>,
     /// A timeout collapsed the window and no new data has been acknowledged since: a repeated
     /// timeout must not lower ssthresh again (RFC 5681 §3.1's note on repeated timeouts).
     after_timeout: bool,
@@ -66,12 +68,12 @@ impl Reno {
     }
 
     fn save(&mut self) {
-        self.prior = Some(Saved {
+        self.prior = Some(Box::new(Saved {
             cwnd: self.cwnd,
             ssthresh: self.ssthresh,
             acked: self.acked,
             hystart: self.hystart.clone(),
-        });
+        }));
     }
 }
 
