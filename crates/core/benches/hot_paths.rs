@@ -1,5 +1,6 @@
-//! The hot paths, measured: the checksum, parsing and emitting a segment, and moving bulk
-//! data between two stacks (every segment's processing on both sides, no I/O).
+//! The hot paths, measured: the checksum, parsing and emitting a segment, moving bulk data
+//! between two stacks (every segment's processing on both sides, no I/O), and the timer
+//! structure with many connections' timers running.
 //!
 //! `cargo bench -p synack-core --bench hot_paths`
 
@@ -350,5 +351,50 @@ fn cli_mirror(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, checksums, wire, established, cli_mirror);
+/// The timer structure under load: `n` connections in SYN-SENT, each with its SYN's
+/// retransmission timer running, all coming due at once. One iteration fires every one of
+/// them (each retransmits its SYN and re-arms with a doubled timeout) and drains the SYNs;
+/// the cost per timer should stay flat as `n` grows.
+fn timers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("timers");
+    g.sample_size(10);
+    for n in [1_000usize, 100_000] {
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::new("fire and re-arm", n), |b| {
+            b.iter_batched(
+                || {
+                    let config = StackConfig {
+                        addrs: vec![IpAddr::from([10, 0, 0, 1])],
+                        record_events: false,
+                        ..StackConfig::default()
+                    };
+                    let now = Instant::ZERO;
+                    let mut stack = Stack::new(config, now);
+                    let mut buf = vec![0u8; 1500];
+                    for i in 0..n {
+                        // Spread over servers so that ephemeral ports never run out.
+                        let server = SocketAddr::from(([10, 1, (i / 10_000) as u8, 1], 80));
+                        stack.connect(now, server, None).unwrap();
+                    }
+                    while stack.poll_transmit(now, &mut buf).is_some() {}
+                    (stack, buf)
+                },
+                |(mut stack, mut buf)| {
+                    let due = stack.poll_timeout().unwrap();
+                    stack.handle_timeout(due);
+                    let mut sent = 0;
+                    while stack.poll_transmit(due, &mut buf).is_some() {
+                        sent += 1;
+                    }
+                    assert_eq!(sent, n, "every timer fired once");
+                    (stack, buf)
+                },
+                criterion::BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, checksums, wire, established, cli_mirror, timers);
 criterion_main!(benches);
