@@ -25,6 +25,27 @@ fn checksums(c: &mut Criterion) {
             b.iter(|| checksum::checksum(black_box(d)))
         });
     }
+    // The fused copy (send ring -> packet, packet -> receive ring) against its two parts.
+    for len in [1460usize, 65_536] {
+        let src: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+        let mut dst = vec![0u8; len];
+        g.throughput(Throughput::Bytes(len as u64));
+        g.bench_function(format!("copy {len} B"), |b| {
+            b.iter(|| black_box(&mut dst[..]).copy_from_slice(black_box(&src)))
+        });
+        g.bench_function(format!("checksum {len} B"), |b| {
+            b.iter(|| checksum::accumulate(0, black_box(&src)))
+        });
+        g.bench_function(format!("copy then checksum {len} B"), |b| {
+            b.iter(|| {
+                black_box(&mut dst[..]).copy_from_slice(black_box(&src));
+                checksum::accumulate(0, black_box(&dst))
+            })
+        });
+        g.bench_function(format!("copy+checksum {len} B"), |b| {
+            b.iter(|| checksum::copy_accumulate(0, black_box(&mut dst[..]), black_box(&src)))
+        });
+    }
     g.finish();
 }
 

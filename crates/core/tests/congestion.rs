@@ -702,10 +702,10 @@ fn new_data_during_recovery(seed: u64) -> (u32, u32) {
                 w.new_in_recovery += 1;
             }
             w.max_end = Some(max_end.max(end));
-        } else if let (Some(base), Some(r)) = (base, w.recover) {
-            if word(8).wrapping_sub(base) >= r {
-                w.recover = None;
-            }
+        } else if let (Some(base), Some(r)) = (base, w.recover)
+            && word(8).wrapping_sub(base) >= r
+        {
+            w.recover = None;
         }
     });
     let server = "10.0.0.2:5001".parse().unwrap();

@@ -16,18 +16,6 @@ fn established() -> (Script, SocketHandle) {
     (s, c)
 }
 
-fn read_all(s: &mut Script, c: SocketHandle) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = s.stack.recv(s.now, c, &mut buf) {
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-    out
-}
-
 /// RFC 9293 §3.10.7.4 first (acceptability test): data beyond the receive window gets an ACK
 /// and is dropped.
 #[test]
@@ -46,12 +34,12 @@ fn out_of_window_data_acked_and_dropped() {
 fn old_duplicate_data_acked_and_dropped() {
     let (mut s, c) = established();
     s.inject(seg(ACK | PSH).seq(1).ack(1).data(b"abc"));
-    assert_eq!(read_all(&mut s, c), b"abc");
+    assert_eq!(s.read_all(c), b"abc");
     s.at(100);
     s.expect(seg(ACK).seq(1).ack(4));
     s.inject(seg(ACK | PSH).seq(1).ack(1).data(b"abc"));
     s.expect(seg(ACK).seq(1).ack(4));
-    assert_eq!(read_all(&mut s, c), b"");
+    assert_eq!(s.read_all(c), b"");
 }
 
 /// RFC 9293 §3.10.7.4 first, MUST-66: with a zero receive window only a segment at exactly
@@ -76,7 +64,7 @@ fn zero_window_accepts_only_rcv_nxt_and_processes_acks() {
     // Not at RCV.NXT: unacceptable, ACKed and dropped.
     s.inject(seg(ACK).seq(1005).ack(101).len(10));
     s.expect(seg(ACK).seq(101).ack(1001).win(0));
-    assert_eq!(read_all(&mut s, c).len(), 1000);
+    assert_eq!(s.read_all(c).len(), 1000);
     // Our 100 bytes were acknowledged by the zero-window segment: nothing to retransmit.
     s.at(5000);
     s.expect_nothing();
@@ -236,7 +224,7 @@ fn out_of_order_dup_ack_then_cumulative_ack() {
     assert!(!s.stack.readiness(c).readable);
     s.inject(seg(ACK).seq(1).ack(1).data(&[b'a'; 100]));
     s.expect(seg(ACK).seq(1).ack(201));
-    let data = read_all(&mut s, c);
+    let data = s.read_all(c);
     let mut want = vec![b'a'; 100];
     want.extend_from_slice(&[b'b'; 100]);
     assert_eq!(data, want);
@@ -253,7 +241,7 @@ fn fin_after_gap_waits_for_gap() {
     s.inject(seg(ACK).seq(1).ack(1).data(b"abc"));
     s.expect(seg(ACK).seq(1).ack(8));
     assert_eq!(s.stack.state(c), Some(synack_core::tcp::State::CloseWait));
-    assert_eq!(read_all(&mut s, c), b"abcdef");
+    assert_eq!(s.read_all(c), b"abcdef");
 }
 
 /// RFC 9293 §3.9.1.2, MUST-61: PSH is set on the segment that empties the send buffer, and

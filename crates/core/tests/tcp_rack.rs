@@ -290,10 +290,10 @@ fn lossy_transfer(seed: u64, sack: bool) -> (u64, u64) {
     let mut buf = vec![0u8; 65536];
     let deadline = p.now + Duration::from_secs(600);
     while got < size {
-        if sent < size {
-            if let Ok(n) = p.client.send(p.now, c, &data[sent..]) {
-                sent += n;
-            }
+        if sent < size
+            && let Ok(n) = p.client.send(p.now, c, &data[sent..])
+        {
+            sent += n;
         }
         while let Ok(n) = p.server.recv(p.now, s, &mut buf) {
             if n == 0 {

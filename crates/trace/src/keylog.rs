@@ -101,7 +101,7 @@ fn parse_line(line: &str) -> Option<(&str, [u8; 32], Vec<u8>)> {
 /// Decodes an even-length hex string (either case).
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let digits = text.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits

@@ -263,7 +263,7 @@ fn any_cut_and_any_claimed_length_analyzes_and_renders_without_panicking() {
         let mut r = Recorder::new();
         for (t, p) in whole.packets() {
             let mut p = p.to_vec();
-            if next(&mut state) % 4 == 0 {
+            if next(&mut state).is_multiple_of(4) {
                 let i = next(&mut state) as usize % p.len();
                 p[i] = next(&mut state) as u8;
             }

@@ -7,6 +7,7 @@
 
 use core::hash::{Hash, Hasher};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::{IpAddr, SocketAddr};
 
 use foldhash::fast::FixedState;
@@ -83,9 +84,12 @@ impl Demux {
         socket: SocketHandle,
     ) {
         match packed(local, remote) {
+            // One probe, not a lookup and then a removal.
             Some(key) => {
-                if self.v4.get(&key) == Some(&socket) {
-                    self.v4.remove(&key);
+                if let Entry::Occupied(held) = self.v4.entry(key)
+                    && *held.get() == socket
+                {
+                    held.remove();
                 }
             }
             None => {

@@ -28,6 +28,9 @@ pub struct Stack {
     pub(super) now: Instant,
     pub(super) rng: ChaCha8Rng,
     pub(super) secrets: Secrets,
+    /// The last destination `ephemeral` hashed, and its port offset: connections usually
+    /// repeat the destination, and the keyed hash is the dearest part of picking a port.
+    port_offset: Option<(IpAddr, SocketAddr, u32)>,
     pub(super) sockets: Vec<Slot<SocketEntry>>,
     pub(super) free_sockets: Vec<u32>,
     pub(super) demux: Demux,
@@ -105,6 +108,7 @@ impl Stack {
             now,
             rng,
             secrets,
+            port_offset: None,
             sockets: Vec::new(),
             free_sockets: Vec::new(),
             demux: Demux::new(hasher.clone()),
@@ -319,6 +323,7 @@ impl Stack {
             None => self.ephemeral(local_ip, remote)?,
         };
         let socket = self.insert_connection(local, remote, Connection::connect);
+        self.touch(socket);
         Ok(socket)
     }
 
@@ -433,17 +438,20 @@ impl Stack {
                     conn.poll_transmit(ctx, &mut buf[header..])
                 })
                 .flatten();
-            // Re-file the socket: its timers and state moved, and if it sent, it may have more.
-            self.refile(socket, sent.is_some());
-            if let Some(len) = sent {
-                IpRepr {
-                    payload_len: len,
-                    ..ip
-                }
-                .emit(buf);
-                self.counters.packets_out += 1;
-                return Some(header + len);
+            let Some(len) = sent else {
+                // Nothing sent: only its timers may have moved (see `refile_timers`).
+                self.refile_timers(socket);
+                continue;
+            };
+            // Re-file the socket: its timers and state moved, and it may have more to send.
+            self.refile(socket, true);
+            IpRepr {
+                payload_len: len,
+                ..ip
             }
+            .emit(buf);
+            self.counters.packets_out += 1;
+            return Some(header + len);
         }
         None
     }
@@ -512,7 +520,8 @@ impl Stack {
         Some(f(&mut entry.conn, &mut ctx))
     }
 
-    /// Creates a connection, files it in the demultiplexer, and queues its first segment.
+    /// Creates a connection and files it in the demultiplexer. The caller `touch`es it once
+    /// it is set up (that queues its first segment), so each new connection is filed once.
     pub(super) fn insert_connection(
         &mut self,
         local: SocketAddr,
@@ -522,12 +531,13 @@ impl Stack {
         let (index, generation) = reserve(&mut self.sockets, &mut self.free_sockets);
         let socket = SocketHandle { index, generation };
         let header = if remote.is_ipv4() { 20 + 20 } else { 40 + 20 };
+        let keyed = self.secrets.keyed(self.now, local, remote);
         let ep = Endpoints {
             handle: socket,
             local,
             remote,
-            iss: self.secrets.isn(self.now, local, remote),
-            ts_offset: self.secrets.ts_offset(local, remote),
+            iss: keyed.iss,
+            ts_offset: keyed.ts_offset,
             link_mss: self.config.mtu.saturating_sub(header).max(64),
         };
         let mut ctx = ctx(self.now, &self.config, &mut self.counters, &mut self.events);
@@ -543,7 +553,6 @@ impl Stack {
             in_demux: true,
         });
         self.demux.insert(local, remote, socket);
-        self.touch(socket);
         socket
     }
 
@@ -641,6 +650,27 @@ impl Stack {
         }
     }
 
+    /// `refile` after a `poll_transmit` that sent nothing. A connection's state, error and
+    /// buffers change in `poll_transmit` only when it sends, so its readiness and its place
+    /// in the demultiplexer are as its last `touch` left them; only a timer (pacing,
+    /// persist, probe) may have been armed. A listener's child still takes the full path,
+    /// which notices a closed listener.
+    fn refile_timers(&mut self, socket: SocketHandle) {
+        let Some(entry) = get_mut(&mut self.sockets, socket.index, socket.generation) else {
+            return;
+        };
+        if entry.listener.is_some() {
+            return self.refile(socket, false);
+        }
+        debug_assert!(entry.conn.is_released() || entry.conn.readiness() == entry.last_readiness);
+        debug_assert!(!entry.conn.is_finished());
+        let at = entry.conn.poll_timeout();
+        if OptInstant::from(at) != entry.scheduled {
+            entry.scheduled = at.into();
+            self.timers.set(socket, entry.scheduled.get());
+        }
+    }
+
     /// Picks a free ephemeral port for `local_ip` towards `remote`.
     fn ephemeral(
         &mut self,
@@ -649,10 +679,15 @@ impl Stack {
     ) -> Result<SocketAddr, SocketError> {
         let range = self.config.ephemeral_ports.clone();
         let count = u32::from(*range.end()) - u32::from(*range.start()) + 1;
-        let start = self
-            .secrets
-            .port_offset(local_ip, remote)
-            .wrapping_add(self.rng.next_u32());
+        let offset = match self.port_offset {
+            Some((ip, to, offset)) if ip == local_ip && to == remote => offset,
+            _ => {
+                let offset = self.secrets.port_offset(local_ip, remote);
+                self.port_offset = Some((local_ip, remote, offset));
+                offset
+            }
+        };
+        let start = offset.wrapping_add(self.rng.next_u32());
         for i in 0..count {
             let port = *range.start() as u32 + (start.wrapping_add(i) % count);
             let local = SocketAddr::new(local_ip, port as u16);

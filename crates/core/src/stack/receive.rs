@@ -8,7 +8,9 @@ use crate::tcp::{Connection, SeqNum, State};
 use crate::time::Instant;
 use crate::wire::icmpv4::Icmpv4Repr;
 use crate::wire::icmpv6::Icmpv6Repr;
-use crate::wire::{IpProtocol, IpRepr, TcpFlags, TcpRepr, WireError, parse_ip};
+use crate::wire::{
+    IpProtocol, IpRepr, TcpFlags, TcpPacket, TcpRepr, WireError, checksum, parse_ip, tcp,
+};
 
 impl Stack {
     /// An IP packet arrived from the link. Malformed packets are dropped and counted, never
@@ -51,7 +53,51 @@ impl Stack {
     }
 
     fn receive_tcp(&mut self, ip: &IpRepr, payload: &[u8]) {
-        let (seg, data) = match TcpRepr::parse(payload, ip.src, ip.dst, true) {
+        // The checks in `TcpRepr::parse`'s order (length and data offset, checksum, options),
+        // but the payload is read once: a connection's in-order data is copied into its
+        // receive ring's free space while it is summed (`stage_payload`), and kept (without
+        // another copy) only if the segment is then processed. A bad checksum drops the
+        // segment before anything else looks at it, as before.
+        let packet = match TcpPacket::new_checked(payload) {
+            Ok(p) => p,
+            Err(e) => return self.drop_packet(DropReason::Malformed(e)),
+        };
+        let (header, data) = payload.split_at(packet.header_len());
+        let mut sum = tcp::header_sum(header, payload.len(), ip.src, ip.dst);
+        let local = SocketAddr::new(ip.dst, packet.dst_port());
+        let remote = SocketAddr::new(ip.src, packet.src_port());
+        let socket = self.demux.get(local, remote);
+        let seq = SeqNum(packet.seq_number());
+        let staged = socket
+            .and_then(|s| self.entry_mut(s))
+            .and_then(|e| e.conn.stage_payload(seq, data));
+        sum += match staged {
+            Some(payload_sum) => payload_sum,
+            None => checksum::accumulate(0, data),
+        };
+        if !tcp::sum_verifies(sum) {
+            self.unstage(socket, staged.is_some());
+            return self.drop_packet(DropReason::Malformed(WireError::BadChecksum));
+        }
+        self.receive_verified(ip, payload, socket);
+        self.unstage(socket, staged.is_some());
+    }
+
+    fn unstage(&mut self, socket: Option<super::SocketHandle>, staged: bool) {
+        if let Some(entry) = socket.filter(|_| staged).and_then(|s| self.entry_mut(s)) {
+            entry.conn.unstage_payload();
+        }
+    }
+
+    /// A TCP segment whose checksum holds; `socket` is what the demultiplexer holds for its
+    /// 4-tuple (looked up once, for staging).
+    fn receive_verified(
+        &mut self,
+        ip: &IpRepr,
+        payload: &[u8],
+        socket: Option<super::SocketHandle>,
+    ) {
+        let (seg, data) = match TcpRepr::parse(payload, ip.src, ip.dst, false) {
             Ok(parsed) => parsed,
             Err(e) => return self.drop_packet(DropReason::Malformed(e)),
         };
@@ -63,12 +109,12 @@ impl Stack {
         let local = SocketAddr::new(ip.dst, seg.dst_port);
         let remote = SocketAddr::new(ip.src, seg.src_port);
 
-        if let Some(socket) = self.demux.get(local, remote) {
-            if !self.reopens_time_wait(socket, &seg) {
-                self.with_conn(socket, |conn, ctx| conn.on_segment(ctx, &seg, data));
-                self.touch(socket);
-                return;
-            }
+        if let Some(socket) = socket
+            && !self.reopens_time_wait(socket, &seg)
+        {
+            self.with_conn(socket, |conn, ctx| conn.on_segment(ctx, &seg, data));
+            self.touch(socket);
+            return;
         }
         match self.find_listener(local) {
             Some(listener) => self.listen_input(listener, local, remote, &seg),

@@ -182,7 +182,7 @@ mod tests {
             x ^= x << 17;
             let i = (x % 64) as usize;
             let at = (x >> 8) % 1000;
-            let value = (x >> 20) % 4 != 0;
+            let value = !(x >> 20).is_multiple_of(4);
             let at = value.then_some(at);
             model[i] = at;
             q.set(s(i as u32), at.map(t));

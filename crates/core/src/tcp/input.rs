@@ -193,14 +193,13 @@ impl Connection {
         // RFC 7323 §4.3 (R3): TS.Recent follows the segments that reach the left edge of what
         // we last acknowledged, so the echo covers the whole exchange, a delayed ACK included,
         // and a segment past a hole does not shorten the sender's RTT sample.
-        if let Some((tsval, _)) = seg.options.timestamps {
-            if self.ts_ok
-                && seq <= self.last_ack_sent
-                && (!ts_before(tsval, self.ts_recent) || !self.ts_recent_valid(ctx.now))
-            {
-                self.ts_recent = tsval;
-                self.ts_recent_at = ctx.now;
-            }
+        if let Some((tsval, _)) = seg.options.timestamps
+            && self.ts_ok
+            && seq <= self.last_ack_sent
+            && (!ts_before(tsval, self.ts_recent) || !self.ts_recent_valid(ctx.now))
+        {
+            self.ts_recent = tsval;
+            self.ts_recent_at = ctx.now;
         }
 
         // Fifth, ACK.
@@ -351,10 +350,10 @@ impl Connection {
         self.reno_sacked = self
             .reno_sacked
             .saturating_sub(acked_segments.saturating_sub(1));
-        if let Some(rex) = self.rexmit {
-            if rex < ack {
-                self.rexmit = None;
-            }
+        if let Some(rex) = self.rexmit
+            && rex < ack
+        {
+            self.rexmit = None;
         }
         if self.rto_recover.is_some_and(|r| ack >= r) {
             self.rto_recover = None;
@@ -608,11 +607,11 @@ impl Connection {
             }
             None => self.ack_now = true,
         }
-        if let Some(fin) = self.peer_fin {
-            if fin == self.rcv_nxt {
-                self.peer_fin = None;
-                self.receive_fin(ctx);
-            }
+        if let Some(fin) = self.peer_fin
+            && fin == self.rcv_nxt
+        {
+            self.peer_fin = None;
+            self.receive_fin(ctx);
         }
     }
 

@@ -6,7 +6,7 @@ use super::pacing;
 use super::timers::Timer;
 use super::{SeqNum, State};
 use crate::stack::SocketError;
-use crate::wire::tcp::fill_checksum;
+use crate::wire::tcp::{fill_checksum, fill_checksum_with};
 use crate::wire::{MAX_SACK_BLOCKS, TcpFlags, TcpOptions, TcpRepr};
 
 impl Connection {
@@ -444,12 +444,22 @@ impl Connection {
         };
         let header = repr.emit_header(buf);
         let payload = max_payload.min(buf.len() - header);
-        if payload > 0 {
+        // The payload's sum is taken as it is copied: the checksum reads only the header. A
+        // segment without data (SYN, probe, ACK) may sit before the buffer's first byte.
+        let payload_sum = if payload > 0 {
             self.send_buf
-                .copy_out(seq - self.buf_seq, &mut buf[header..header + payload]);
-        }
+                .copy_out_sum(seq - self.buf_seq, &mut buf[header..header + payload])
+        } else {
+            0
+        };
         let len = header + payload;
-        fill_checksum(&mut buf[..len], self.local.ip(), self.remote.ip());
+        fill_checksum_with(
+            &mut buf[..len],
+            header,
+            payload_sum,
+            self.local.ip(),
+            self.remote.ip(),
+        );
         if flags.contains(TcpFlags::ACK) {
             self.after_ack_sent();
         }

@@ -18,7 +18,10 @@
 /// in this, so it stays in the hundreds.
 pub const MAX_RANGES: usize = 512;
 
+use super::connection::Connection;
 use super::send_buf::{KEEP_RING, get, narrow, put, ring_size, unroll};
+use super::seq::SeqNum;
+use crate::wire::checksum;
 
 /// A bounded ring of received bytes; offset 0 is RCV.NXT.
 #[derive(Debug)]
@@ -31,7 +34,10 @@ pub struct RecvBuffer {
     /// Most bytes spanned (in order and out of order) since the ring was allocated or last
     /// drained.
     peak: u32,
-    /// Bytes the next ring should hold at least: the peak before the last one was freed.
+    /// While no ring is allocated: bytes the next ring should hold at least, the peak before
+    /// the last one was freed. While one is (the hint was used when it was made): how many
+    /// in-order bytes [`stage`](Self::stage) copied into the free space at RCV.NXT, not yet
+    /// part of the buffer (0: none). One field for both keeps `Connection` within its size.
     hint: u32,
     capacity: u32,
     /// Start of the in-order data in `storage`.
@@ -86,6 +92,7 @@ impl RecvBuffer {
     /// many bytes became readable in order (RCV.NXT advances by that much), or `None` if the
     /// data was refused because too many out-of-order ranges are held.
     pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Option<usize> {
+        let staged = self.take_staged();
         let room = self.window();
         if offset >= room || data.is_empty() {
             return Some(0);
@@ -97,17 +104,22 @@ impl RecvBuffer {
         }
         // `end` is inside the window, so this is within the capacity.
         let need = self.readable as usize + end;
+        // Moving the ring moves the staged bytes' place: they are copied as any others.
+        let mut staged = staged;
         if need > self.size as usize {
+            staged = 0;
             let need = need.max(std::mem::take(&mut self.hint) as usize);
             self.resize(ring_size(need, self.capacity as usize));
         }
         self.peak = self.peak.max(narrow(need));
-        put(
-            &mut self.storage,
-            self.size as usize,
-            (self.head + self.readable) as usize + start,
-            data,
-        );
+        let at = (self.head + self.readable) as usize + start;
+        // Staged bytes are the payload's, at RCV.NXT: its segment's data is all that is
+        // written between `stage` and here (the stack unstages after each segment).
+        if start > 0 || data.len() > staged as usize {
+            put(&mut self.storage, self.size as usize, at, data);
+        } else {
+            debug_assert!(self.holds(at, data), "staged bytes differ");
+        }
         self.insert_range(start, end);
         // The range starting at 0 is now in order.
         if self.ranges.first().is_some_and(|r| r.0 == 0) {
@@ -121,6 +133,70 @@ impl RecvBuffer {
         } else {
             Some(0)
         }
+    }
+
+    /// Whether the ring holds `data` at position `at` (below twice the size).
+    fn holds(&self, at: usize, data: &[u8]) -> bool {
+        let size = self.size as usize;
+        let at = if at >= size { at - size } else { at };
+        let first = data.len().min(size - at);
+        let (a, b) = data.split_at(first);
+        self.storage.get(at..at + first) == Some(a) && self.storage.get(..b.len()) == Some(b)
+    }
+
+    /// The staged length, now forgotten (0 if none).
+    fn take_staged(&mut self) -> u32 {
+        if self.size == 0 {
+            return 0;
+        }
+        std::mem::take(&mut self.hint)
+    }
+
+    /// Copies in-order `data` (to go at RCV.NXT) into the ring's free space and returns its
+    /// running checksum sum, taken in the same pass; nothing becomes readable. A `write_at(0,
+    /// data)` of the same slice that follows keeps those bytes without copying them again.
+    /// Returns `None` (nothing copied) unless the ring already has room for all of `data`
+    /// and holds no out-of-order data (which a corrupted copy could overwrite).
+    ///
+    /// So a segment's payload is read once on arrival: copied and summed, and the segment
+    /// processed only if its checksum holds. One that fails leaves only bytes in free space.
+    pub fn stage(&mut self, data: &[u8]) -> Option<u64> {
+        self.take_staged();
+        let len = data.len();
+        let size = self.size as usize;
+        if len == 0 || !self.ranges.is_empty() || self.readable as usize + len > size {
+            return None;
+        }
+        if len > self.window() {
+            return None;
+        }
+        let mut at = (self.head + self.readable) as usize;
+        if at >= size {
+            at -= size;
+        }
+        // Within the capacity reserved: no reallocation, at most a one-time zeroing.
+        if self.storage.len() < (at + len).min(size) {
+            self.storage.resize((at + len).min(size), 0);
+        }
+        let first = len.min(size - at);
+        let (a, b) = data.split_at(first);
+        let mut sum = checksum::copy_accumulate(0, &mut self.storage[at..at + first], a);
+        if !b.is_empty() {
+            self.storage.resize(size, 0);
+            let rest = checksum::copy_accumulate(0, &mut self.storage[..b.len()], b);
+            sum += if first % 2 == 1 {
+                checksum::at_odd_offset(rest)
+            } else {
+                rest
+            };
+        }
+        self.hint = narrow(len);
+        Some(sum)
+    }
+
+    /// Forgets a staged payload (its segment was dropped or has been processed).
+    pub fn unstage(&mut self) {
+        self.take_staged();
     }
 
     fn would_fit_ranges(&self, start: usize, end: usize) -> bool {
@@ -183,6 +259,7 @@ impl RecvBuffer {
 
     /// Copies in-order bytes into `dst`; returns how many.
     pub fn read(&mut self, dst: &mut [u8]) -> usize {
+        self.take_staged();
         let n = dst.len().min(self.readable as usize);
         if n == 0 {
             return 0;
@@ -218,9 +295,73 @@ impl RecvBuffer {
     }
 }
 
+impl Connection {
+    /// Stages a segment's payload that starts at RCV.NXT in the receive buffer (see
+    /// [`RecvBuffer::stage`]): its running checksum sum, or `None` if it was not copied.
+    /// The connection is otherwise untouched until the segment is processed.
+    pub(crate) fn stage_payload(&mut self, seq: SeqNum, payload: &[u8]) -> Option<u64> {
+        if seq != self.rcv_nxt {
+            self.recv_buf.unstage();
+            return None;
+        }
+        self.recv_buf.stage(payload)
+    }
+
+    /// Forgets a staged payload: its segment was dropped, or processed.
+    pub(crate) fn unstage_payload(&mut self) {
+        self.recv_buf.unstage();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Staged bytes are summed as `accumulate` sums them, become readable only through
+    /// `write_at` of the same data, and an unstaged (dropped) copy leaves no trace: across the
+    /// ring's wrap at odd and even splits.
+    #[test]
+    fn staged_payload_commits_only_through_write_at() {
+        let mut b = RecvBuffer::new(1024);
+        assert_eq!(b.stage(b"early"), None, "no ring yet: nothing staged");
+        let mut out = [0u8; 1024];
+        for (round, (skip, len)) in [(1000, 50), (1001, 51), (10, 1000), (7, 3)]
+            .into_iter()
+            .enumerate()
+        {
+            // Move the head to `skip`-ish, so the staged copy wraps or not.
+            let filler = vec![0xeeu8; skip % 1024];
+            assert_eq!(b.write_at(0, &filler), Some(filler.len()));
+            assert_eq!(b.read(&mut out), filler.len());
+
+            let bad: Vec<u8> = (0..len).map(|i| (i * 3 + round) as u8).collect();
+            let sum = b.stage(&bad).expect("room for it");
+            assert_eq!(
+                checksum::fold(sum),
+                checksum::fold(checksum::accumulate(0, &bad))
+            );
+            b.unstage();
+            assert_eq!(b.readable(), 0, "round {round}");
+
+            let good: Vec<u8> = (0..len).map(|i| (i * 5 + 1 + round) as u8).collect();
+            let sum = b.stage(&good).expect("room for it");
+            assert_eq!(
+                checksum::fold(sum),
+                checksum::fold(checksum::accumulate(0, &good))
+            );
+            assert_eq!(b.write_at(0, &good), Some(len));
+            assert_eq!(b.read(&mut out), len);
+            assert_eq!(&out[..len], &good[..], "round {round}");
+
+            // A staged copy then a different write (a dropped segment, then another): the
+            // second's bytes are what is read.
+            b.stage(&bad).expect("room for it");
+            b.unstage();
+            assert_eq!(b.write_at(0, &good[..len / 2 + 1]), Some(len / 2 + 1));
+            assert_eq!(b.read(&mut out), len / 2 + 1);
+            assert_eq!(&out[..len / 2 + 1], &good[..len / 2 + 1], "round {round}");
+        }
+    }
 
     #[test]
     fn fills_a_gap() {

@@ -9,6 +9,8 @@
 //! sized for what it held); one that was busy is kept, so a bulk sender that drains between
 //! bursts neither reallocates nor grows it again from small.
 
+use crate::wire::checksum;
+
 /// The smallest ring allocated: a small message costs one small allocation, of a size the
 /// allocator serves from its per-thread cache (glibc's tcache takes up to 1032 bytes; a 4 KiB
 /// ring measured as most of the allocator's share of a short connection).
@@ -73,6 +75,24 @@ pub(super) fn get(ring: &[u8], size: usize, at: usize, dst: &mut [u8]) {
     let (a, b) = dst.split_at_mut(first);
     a.copy_from_slice(&ring[at..at + first]);
     b.copy_from_slice(&ring[..b.len()]);
+}
+
+/// [`get`] that also returns the running sum of the bytes copied (as one message starting
+/// at an even offset), in the same pass.
+pub(super) fn get_sum(ring: &[u8], size: usize, at: usize, dst: &mut [u8]) -> u64 {
+    let first = dst.len().min(size - at);
+    let (a, b) = dst.split_at_mut(first);
+    let sum = checksum::copy_accumulate(0, a, &ring[at..at + first]);
+    if b.is_empty() {
+        return sum;
+    }
+    let rest = checksum::copy_accumulate(0, b, &ring[..b.len()]);
+    // The wrapped part continues the message at offset `first`.
+    sum + if first % 2 == 1 {
+        checksum::at_odd_offset(rest)
+    } else {
+        rest
+    }
 }
 
 /// A bounded ring of bytes; offset 0 is the byte at SND.UNA (after the SYN).
@@ -173,6 +193,8 @@ impl SendBuffer {
     }
 
     /// Copies `dst.len()` bytes starting `offset` bytes past SND.UNA. The range must be held.
+    /// (Segments use `copy_out_sum`; this is the plain copy it is checked against.)
+    #[cfg(test)]
     pub fn copy_out(&self, offset: usize, dst: &mut [u8]) {
         debug_assert!(offset + dst.len() <= self.len as usize);
         if dst.is_empty() {
@@ -184,6 +206,21 @@ impl SendBuffer {
             at -= size;
         }
         get(&self.storage, size, at, dst);
+    }
+
+    /// [`copy_out`](Self::copy_out), also returning the running checksum sum of the bytes
+    /// copied (see `wire::checksum`), so the segment's checksum need not read them again.
+    pub fn copy_out_sum(&self, offset: usize, dst: &mut [u8]) -> u64 {
+        debug_assert!(offset + dst.len() <= self.len as usize);
+        if dst.is_empty() {
+            return 0;
+        }
+        let size = self.size as usize;
+        let mut at = self.head as usize + offset;
+        if at >= size {
+            at -= size;
+        }
+        get_sum(&self.storage, size, at, dst)
     }
 
     /// Drops `n` acknowledged bytes from the front.
@@ -222,6 +259,32 @@ impl SendBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The summed copy copies what `copy_out` does, and its sum is the checksum sum of the
+    /// bytes: across the wrap at every odd and even split.
+    #[test]
+    fn copy_out_sum_matches_copy_out_across_the_wrap() {
+        let mut b = SendBuffer::new(1024);
+        let data: Vec<u8> = (0..1024).map(byte).collect();
+        assert_eq!(b.push(&data[..1000]), 1000);
+        b.consume(931); // head at 931: 93 bytes to the end of the ring.
+        assert_eq!(b.push(&data[..900]), 900);
+        for offset in [0, 1, 2, 50, 69] {
+            for len in [0, 1, 2, 23, 24, 25, 92, 93, 94, 95, 200, 899] {
+                let len = len.min(b.len() - offset);
+                let mut plain = vec![0; len];
+                let mut summed = vec![0; len];
+                b.copy_out(offset, &mut plain);
+                let sum = b.copy_out_sum(offset, &mut summed);
+                assert_eq!(plain, summed, "offset {offset} len {len}");
+                assert_eq!(
+                    checksum::fold(sum),
+                    checksum::fold(checksum::accumulate(0, &plain)),
+                    "offset {offset} len {len}"
+                );
+            }
+        }
+    }
 
     /// A recognisable byte for stream offset `i`.
     fn byte(i: usize) -> u8 {

@@ -173,7 +173,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
 
     /// Sets version 4 and the header length in bytes (a multiple of 4, 20..=60).
     pub fn set_version_and_header_len(&mut self, header_len: usize) {
-        debug_assert!(header_len % 4 == 0 && (HEADER_LEN..=60).contains(&header_len));
+        debug_assert!(header_len.is_multiple_of(4) && (HEADER_LEN..=60).contains(&header_len));
         self.buffer.as_mut()[field::VER_IHL] = 0x40 | ((header_len / 4) as u8 & 0x0f);
     }
     /// Sets DSCP and ECN.
@@ -238,18 +238,31 @@ pub fn emit_header(
     payload_len: usize,
 ) -> usize {
     debug_assert!(payload_len <= usize::from(u16::MAX) - HEADER_LEN);
-    let mut p = Ipv4Packet::new_unchecked(&mut buf[..HEADER_LEN]);
-    p.set_version_and_header_len(HEADER_LEN);
-    p.set_dscp_ecn(0, 0);
-    p.set_total_len((HEADER_LEN + payload_len) as u16);
-    // Ident 0 is fine with DF set: the datagram is atomic (RFC 6864 §4.1).
-    p.set_ident(0);
-    p.set_frag(true, false, 0);
-    p.set_ttl(ttl);
-    p.set_protocol(protocol);
-    p.set_src_addr(src);
-    p.set_dst_addr(dst);
-    p.fill_checksum();
+    // Built whole and summed from its fields (this runs for every packet sent): version 4
+    // and IHL 5, DSCP/ECN 0, the total length, ident 0 (fine with DF set: the datagram is
+    // atomic, RFC 6864 §4.1), DF and no offset, TTL, protocol, checksum, addresses.
+    let total = (HEADER_LEN + payload_len) as u16;
+    let ttl_proto = u16::from_be_bytes([ttl, protocol]);
+    let (s, d) = (src.to_bits(), dst.to_bits());
+    let sum = 0x4500u64
+        + u64::from(total)
+        + 0x4000
+        + u64::from(ttl_proto)
+        + u64::from(s >> 16)
+        + u64::from(s & 0xffff)
+        + u64::from(d >> 16)
+        + u64::from(d & 0xffff);
+    let check = !checksum::fold(sum);
+    let mut h = [0u8; HEADER_LEN];
+    h[0] = 0x45;
+    h[2..4].copy_from_slice(&total.to_be_bytes());
+    h[6] = 0x40;
+    h[8] = ttl;
+    h[9] = protocol;
+    h[10..12].copy_from_slice(&check.to_be_bytes());
+    h[12..16].copy_from_slice(&src.octets());
+    h[16..20].copy_from_slice(&dst.octets());
+    buf[..HEADER_LEN].copy_from_slice(&h);
     HEADER_LEN
 }
 

@@ -490,7 +490,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     }
     /// Sets the header length in bytes (a multiple of 4, 20..=60); reserved bits cleared.
     pub fn set_header_len(&mut self, len: usize) {
-        debug_assert!(len % 4 == 0 && (HEADER_LEN..=60).contains(&len));
+        debug_assert!(len.is_multiple_of(4) && (HEADER_LEN..=60).contains(&len));
         self.data()[field::DATA_OFF] = ((len / 4) as u8) << 4;
     }
     /// Sets the control bits.
@@ -596,6 +596,36 @@ pub fn fill_checksum(segment: &mut [u8], src: IpAddr, dst: IpAddr) {
     segment[field::CHECKSUM].fill(0);
     let sum = !segment_sum(segment, src, dst);
     segment[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// Writes the checksum of the segment in `segment` whose payload (after `header_len` bytes
+/// of header, a multiple of 4 as every TCP header is) has the running sum `payload_sum`,
+/// already taken while the payload was copied in: only the header is read here.
+/// Panics if `segment` is shorter than `header_len` or the fixed header.
+pub fn fill_checksum_with(
+    segment: &mut [u8],
+    header_len: usize,
+    payload_sum: u64,
+    src: IpAddr,
+    dst: IpAddr,
+) {
+    segment[field::CHECKSUM].fill(0);
+    let pseudo = checksum::pseudo_header(src, dst, TCP_PROTOCOL, segment.len() as u32);
+    let sum = checksum::accumulate(pseudo, &segment[..header_len]) + payload_sum;
+    let sum = !checksum::fold(sum);
+    segment[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// The running sum of a segment's pseudo-header and header (`header`, checksum field as
+/// received): add the payload's sum, then [`sum_verifies`] says whether the checksum holds.
+pub fn header_sum(header: &[u8], segment_len: usize, src: IpAddr, dst: IpAddr) -> u64 {
+    let pseudo = checksum::pseudo_header(src, dst, TCP_PROTOCOL, segment_len as u32);
+    checksum::accumulate(pseudo, header)
+}
+
+/// Whether a whole segment's running sum (pseudo-header included) verifies.
+pub fn sum_verifies(sum: u64) -> bool {
+    checksum::fold(sum) == 0xffff
 }
 
 #[cfg(test)]

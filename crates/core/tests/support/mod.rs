@@ -97,10 +97,10 @@ impl Pair {
                     break;
                 };
                 let mut data = self.buf[..n].to_vec();
-                if let Some(f) = self.filter.as_mut() {
-                    if !f(to_server, &mut data) {
-                        continue;
-                    }
+                if let Some(f) = self.filter.as_mut()
+                    && !f(to_server, &mut data)
+                {
+                    continue;
                 }
                 self.log.push((self.now, to_server, data.clone()));
                 if let Some(links) = self.links.as_mut() {

@@ -314,6 +314,19 @@ impl Script {
             .expect("an established connection to accept")
     }
 
+    /// Everything readable on `c` now, until it would block or the peer's FIN.
+    pub fn read_all(&mut self, c: SocketHandle) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.stack.recv(self.now, c, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    }
+
     /// Completes an active open: SYN out, SYN-ACK in, ACK out.
     pub fn open_connection(&mut self) -> SocketHandle {
         let s = self.connect();

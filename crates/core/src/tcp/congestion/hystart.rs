@@ -180,11 +180,11 @@ impl HyStart {
         if let Some(rtt) = rtt {
             self.min_rtt = Some(self.min_rtt.get().map_or(rtt, |m| m.min(rtt))).into();
         }
-        if let Some(now) = now {
-            if self.train_full(now, cwnd_segments) {
-                self.phase = Phase::Done;
-                return Growth::ExitToAvoidance;
-            }
+        if let Some(now) = now
+            && self.train_full(now, cwnd_segments)
+        {
+            self.phase = Phase::Done;
+            return Growth::ExitToAvoidance;
         }
         if let Some(rtt) = rtt {
             self.current_round_min_rtt =
@@ -193,27 +193,27 @@ impl HyStart {
         }
         // The checks run on every ACK once the round has enough samples; the round's minimum
         // only falls, so the first check that fires is the one that matters.
-        if self.rtt_sample_count >= N_RTT_SAMPLE {
-            if let Some(current) = self.current_round_min_rtt.get() {
-                match self.phase {
-                    Phase::SlowStart => {
-                        if let Some(last) = self.last_round_min_rtt.get() {
-                            if current >= last.saturating_add(rtt_thresh(last)) {
-                                self.phase = Phase::Css {
-                                    baseline: Some(current).into(),
-                                    rounds: 0,
-                                };
-                            }
-                        }
+        if self.rtt_sample_count >= N_RTT_SAMPLE
+            && let Some(current) = self.current_round_min_rtt.get()
+        {
+            match self.phase {
+                Phase::SlowStart => {
+                    if let Some(last) = self.last_round_min_rtt.get()
+                        && current >= last.saturating_add(rtt_thresh(last))
+                    {
+                        self.phase = Phase::Css {
+                            baseline: Some(current).into(),
+                            rounds: 0,
+                        };
                     }
-                    Phase::Css { baseline, .. } => {
-                        // The increase was jitter: back to slow start.
-                        if baseline.get().is_some_and(|b| current < b) {
-                            self.phase = Phase::SlowStart;
-                        }
-                    }
-                    Phase::Done => {}
                 }
+                Phase::Css { baseline, .. } => {
+                    // The increase was jitter: back to slow start.
+                    if baseline.get().is_some_and(|b| current < b) {
+                        self.phase = Phase::SlowStart;
+                    }
+                }
+                Phase::Done => {}
             }
         }
         // The ACK that reaches windowEnd belongs to the round it completes.
