@@ -26,7 +26,6 @@ mod linux {
     use std::process::Command;
     use std::time::Instant;
 
-    use synack::device::TunStats;
     use synack::{Clock, Net, Tun, TunConfig};
     use synack_core::StackConfig;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -93,7 +92,7 @@ mod linux {
                 let start = Instant::now();
                 transfer(&net, ours, kernel, to_us, len, port + u16::from(to_us)).await;
                 let secs = start.elapsed().as_secs_f64();
-                let s = delta(before, stats.snapshot());
+                let s = stats.snapshot().since(&before);
                 let way = if to_us {
                     "kernel → synack"
                 } else {
@@ -164,19 +163,6 @@ mod linux {
                 0 => return total,
                 n => total += n,
             }
-        }
-    }
-
-    fn delta(a: TunStats, b: TunStats) -> TunStats {
-        TunStats {
-            sent: b.sent - a.sent,
-            writes: b.writes - a.writes,
-            received: b.received - a.received,
-            reads: b.reads - a.reads,
-            held: b.held - a.held,
-            dropped: b.dropped - a.dropped,
-            failed: b.failed - a.failed,
-            bad_reads: b.bad_reads - a.bad_reads,
         }
     }
 }

@@ -324,23 +324,14 @@ fn bulk(offload: bool, len: usize) -> Vec<(String, TunStats)> {
                 } else {
                     "us → kernel"
                 };
-                let delta = TunStats {
-                    sent: after.sent - before.sent,
-                    writes: after.writes - before.writes,
-                    received: after.received - before.received,
-                    reads: after.reads - before.reads,
-                    held: after.held - before.held,
-                    dropped: after.dropped - before.dropped,
-                    failed: after.failed - before.failed,
-                    bad_reads: after.bad_reads - before.bad_reads,
-                };
+                let delta = after.since(&before);
                 eprintln!("{ours} {way}: {delta:?}");
                 seen.push((format!("{ours} {way}"), delta));
             }
         }
         assert_eq!(net.device_send_errors(), 0, "{:?}", stats.first_error());
-        // Checksums were right both ways: we checked the kernel's (tun-rs completes those of
-        // split super-segments), and the kernel checked ours.
+        // Checksums were right both ways: we checked the kernel's (whose super-segments we
+        // complete), and the kernel checked ours (whose super-segments it completes).
         let counters = net.counters();
         assert_eq!(
             (counters.dropped_bad_checksum, counters.dropped_malformed),
@@ -357,8 +348,8 @@ fn bulk(offload: bool, len: usize) -> Vec<(String, TunStats)> {
 }
 
 /// With offload on, 32 MiB cross each way over both families intact, and the device moves
-/// several packets per system call: the kernel's TSO hands us super-segments that we split,
-/// and we coalesce our segments into super-segments for it.
+/// several packets per system call: the kernel's TSO hands us super-segments, which go to
+/// the stack whole, and we coalesce our segments into super-segments for it.
 #[test]
 fn offload_moves_super_segments_both_ways() {
     if !in_namespace("offload_moves_super_segments_both_ways") {

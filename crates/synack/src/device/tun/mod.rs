@@ -113,6 +113,22 @@ pub struct TunStats {
     pub bad_reads: u64,
 }
 
+impl TunStats {
+    /// What happened between `earlier` (a snapshot of the same device) and this one.
+    pub fn since(&self, earlier: &TunStats) -> TunStats {
+        TunStats {
+            sent: self.sent - earlier.sent,
+            writes: self.writes - earlier.writes,
+            received: self.received - earlier.received,
+            reads: self.reads - earlier.reads,
+            held: self.held - earlier.held,
+            dropped: self.dropped - earlier.dropped,
+            failed: self.failed - earlier.failed,
+            bad_reads: self.bad_reads - earlier.bad_reads,
+        }
+    }
+}
+
 /// Reads a [`Tun`]'s counts from anywhere, after the device has moved into a driver.
 #[derive(Debug, Clone)]
 pub struct TunStatsHandle(Arc<Counts>);
