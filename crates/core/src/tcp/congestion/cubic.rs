@@ -48,6 +48,27 @@ impl From<Option<f64>> for OptF64 {
     }
 }
 
+/// A byte count in 32 bits, `u32::MAX` standing for infinity (`usize::MAX`): ssthresh.
+/// Windows stay below 2^30 bytes, so a finite value of 4 GiB or more means the same as
+/// infinity and is stored as such.
+#[derive(Debug, Clone, Copy)]
+struct Bytes32(u32);
+
+impl Bytes32 {
+    fn get(self) -> usize {
+        match self.0 {
+            u32::MAX => usize::MAX,
+            n => n as usize,
+        }
+    }
+}
+
+impl From<usize> for Bytes32 {
+    fn from(n: usize) -> Bytes32 {
+        Bytes32(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}
+
 /// One congestion-avoidance stage: what the curve and the Reno estimate start from.
 #[derive(Debug, Clone, Copy)]
 struct Epoch {
@@ -59,6 +80,37 @@ struct Epoch {
     w_max: f64,
     /// W_est, the Reno estimate, in bytes.
     w_est: f64,
+}
+
+/// An `Option<Epoch>` in the size of an `Epoch`: K is NaN while there is none (K is the
+/// cube root of a finite number, never NaN).
+#[derive(Debug, Clone, Copy)]
+struct OptEpoch(Epoch);
+
+impl OptEpoch {
+    const NONE: OptEpoch = OptEpoch(Epoch {
+        start: Instant::ZERO,
+        k: f64::NAN,
+        w_max: 0.0,
+        w_est: 0.0,
+    });
+
+    fn get(self) -> Option<Epoch> {
+        (!self.0.k.is_nan()).then_some(self.0)
+    }
+
+    fn get_mut(&mut self) -> Option<&mut Epoch> {
+        (!self.0.k.is_nan()).then_some(&mut self.0)
+    }
+}
+
+impl From<Option<Epoch>> for OptEpoch {
+    fn from(epoch: Option<Epoch>) -> OptEpoch {
+        epoch.map_or(OptEpoch::NONE, |e| {
+            debug_assert!(!e.k.is_nan(), "an epoch's K is a number");
+            OptEpoch(e)
+        })
+    }
 }
 
 /// What a reduction changes, kept to take it back.
@@ -77,14 +129,14 @@ struct Saved {
 pub struct Cubic {
     /// In bytes, fractional: increases are often below one byte per ACK.
     cwnd: f64,
-    ssthresh: usize,
+    ssthresh: Bytes32,
     /// The window at the last congestion event after fast convergence, in bytes; `None`
     /// before any, and after a timeout (the next stage then starts with K = 0, §4.8).
     w_max: OptF64,
     /// cwnd_prior: the window just before the last reduction, in bytes.
     cwnd_prior: f64,
-    /// The current congestion-avoidance stage; `None` until its first ACK.
-    epoch: Option<Epoch>,
+    /// The current congestion-avoidance stage; none until its first ACK.
+    epoch: OptEpoch,
     hystart: HyStart,
     /// RFC 9438 §4.7; on by default (several flows may share the path).
     fast_convergence: bool,
@@ -108,10 +160,10 @@ impl Cubic {
     pub fn new(mss: usize) -> Cubic {
         Cubic {
             cwnd: initial_window(mss) as f64,
-            ssthresh: usize::MAX,
+            ssthresh: Bytes32::from(usize::MAX),
             w_max: OptF64::NONE,
             cwnd_prior: 0.0,
-            epoch: None,
+            epoch: OptEpoch::NONE,
             hystart: HyStart::new(),
             fast_convergence: true,
             srtt: OptDuration::NONE,
@@ -135,12 +187,12 @@ impl Cubic {
 
     /// K of the current congestion-avoidance stage in seconds, once it has begun.
     pub fn k(&self) -> Option<f64> {
-        self.epoch.map(|e| e.k)
+        self.epoch.get().map(|e| e.k)
     }
 
     /// The Reno estimate W_est in bytes, once the stage has begun.
     pub fn w_est(&self) -> Option<f64> {
-        self.epoch.map(|e| e.w_est)
+        self.epoch.get().map(|e| e.w_est)
     }
 
     /// The window in bytes, with its fraction.
@@ -168,11 +220,11 @@ impl Cubic {
         } else if let Some(since) = self.limited_since.take() {
             // RFC 9438 §5.8: the curve stood still while the window was not used, so the
             // stage starts later by as much.
-            if let Some(epoch) = &mut self.epoch {
+            if let Some(epoch) = self.epoch.get_mut() {
                 epoch.start += self.now - since;
             }
         }
-        if self.cwnd < self.ssthresh as f64 {
+        if self.cwnd < self.ssthresh.get() as f64 {
             self.slow_start(bytes_acked, mss, app_limited, round);
         } else if !app_limited {
             self.congestion_avoidance(bytes_acked, mss);
@@ -213,8 +265,8 @@ impl Cubic {
         if growth == Growth::ExitToAvoidance {
             // RFC 9406 §4.2: ssthresh = cwnd; RFC 9438 §4.10: W_max stays undefined, so the
             // stage begins at the next ACK with K = 0 and W_max = cwnd.
-            self.ssthresh = self.cwnd as usize;
-            self.cwnd = self.ssthresh as f64;
+            self.ssthresh = Bytes32::from(self.cwnd as usize);
+            self.cwnd = self.ssthresh.get() as f64;
         }
     }
 
@@ -222,7 +274,7 @@ impl Cubic {
         let mss = mss.max(1) as f64;
         // Never below one MSS, so the divisions below are sound whatever came before.
         let cwnd = self.cwnd.max(mss);
-        let epoch = match self.epoch {
+        let epoch = match self.epoch.get() {
             Some(epoch) => epoch,
             None => self.begin_epoch(mss),
         };
@@ -246,7 +298,7 @@ impl Cubic {
             let target = curve(t + rtt).clamp(cwnd, 1.5 * cwnd);
             self.cwnd = cwnd + (target - cwnd) * bytes_acked as f64 / cwnd;
         }
-        self.epoch = Some(Epoch { w_est, ..epoch });
+        self.epoch = OptEpoch::from(Some(Epoch { w_est, ..epoch }));
     }
 
     /// t_epoch is now: the first ACK of a congestion-avoidance stage.
@@ -276,10 +328,10 @@ impl Cubic {
     fn save(&mut self) {
         self.prior = Some(Box::new(Saved {
             cwnd: self.cwnd,
-            ssthresh: self.ssthresh,
+            ssthresh: self.ssthresh.get(),
             w_max: self.w_max.get(),
             cwnd_prior: self.cwnd_prior,
-            epoch: self.epoch,
+            epoch: self.epoch.get(),
             hystart: self.hystart.clone(),
         }));
     }
@@ -296,7 +348,7 @@ impl Cubic {
             _ => cwnd,
         }));
         self.cwnd_prior = cwnd;
-        self.epoch = None;
+        self.epoch = OptEpoch::NONE;
         self.limited_since = OptInstant::NONE;
         // ssthresh from cwnd, as Linux does, rather than from flight size: the window does not
         // grow while application-limited, so cwnd is what was in use (§4.6 allows this).
@@ -314,7 +366,7 @@ impl CongestionControl for Cubic {
     }
 
     fn ssthresh(&self) -> usize {
-        self.ssthresh
+        self.ssthresh.get()
     }
 
     fn on_ack(&mut self, bytes_acked: usize, mss: usize) {
@@ -335,15 +387,15 @@ impl CongestionControl for Cubic {
     }
 
     fn on_fast_retransmit(&mut self, _flight: usize, mss: usize) {
-        self.ssthresh = self.reduce(mss);
-        self.cwnd = self.ssthresh as f64;
+        self.ssthresh = Bytes32::from(self.reduce(mss));
+        self.cwnd = self.ssthresh.get() as f64;
     }
 
     fn on_recovery_end(&mut self) {
         // The reduction happened at the congestion event; the stage begins at the next ACK.
         // An undo during recovery keeps its window.
         if self.prior.is_some() {
-            self.cwnd = self.cwnd.min(self.ssthresh as f64);
+            self.cwnd = self.cwnd.min(self.ssthresh.get() as f64);
         }
     }
 
@@ -351,12 +403,12 @@ impl CongestionControl for Cubic {
         if !self.after_timeout {
             // §4.8: ssthresh as for any congestion event; the next stage starts with K = 0
             // and W_max = the window it begins with.
-            self.ssthresh = self.reduce(mss);
+            self.ssthresh = Bytes32::from(self.reduce(mss));
             self.w_max = OptF64::NONE;
         }
         self.after_timeout = true;
         self.cwnd = mss as f64;
-        self.epoch = None;
+        self.epoch = OptEpoch::NONE;
     }
 
     fn set_paced(&mut self, paced: bool) {
@@ -370,12 +422,46 @@ impl CongestionControl for Cubic {
     fn on_spurious_undo(&mut self) {
         if let Some(prior) = self.prior.take() {
             self.cwnd = self.cwnd.max(prior.cwnd);
-            self.ssthresh = self.ssthresh.max(prior.ssthresh);
+            self.ssthresh = Bytes32::from(self.ssthresh.get().max(prior.ssthresh));
             self.w_max = OptF64::from(prior.w_max);
             self.cwnd_prior = prior.cwnd_prior;
-            self.epoch = prior.epoch;
+            self.epoch = OptEpoch::from(prior.epoch);
             self.hystart = prior.hystart;
             self.after_timeout = false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Bytes32, Epoch, OptEpoch};
+    use crate::time::Instant;
+
+    #[test]
+    fn bytes32_keeps_infinity_and_every_window() {
+        assert_eq!(Bytes32::from(usize::MAX).get(), usize::MAX);
+        assert_eq!(Bytes32::from(0).get(), 0);
+        assert_eq!(Bytes32::from(1 << 30).get(), 1 << 30);
+        assert_eq!(Bytes32::from(u32::MAX as usize - 1).get(), u32::MAX as usize - 1);
+        // Past any window: the same as infinity.
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(Bytes32::from(1 << 40).get(), usize::MAX);
+    }
+
+    #[test]
+    fn opt_epoch_is_an_option() {
+        assert!(OptEpoch::NONE.get().is_none());
+        let epoch = Epoch {
+            start: Instant::from_nanos(7),
+            k: -0.5,
+            w_max: 3.0,
+            w_est: 4.0,
+        };
+        let mut opt = OptEpoch::from(Some(epoch));
+        let got = opt.get().expect("an epoch");
+        assert_eq!((got.start, got.k, got.w_max, got.w_est), (epoch.start, -0.5, 3.0, 4.0));
+        opt.get_mut().expect("an epoch").k = 0.0;
+        assert_eq!(opt.get().map(|e| e.k), Some(0.0));
+        assert!(OptEpoch::from(None).get().is_none());
     }
 }
