@@ -442,7 +442,10 @@ mod tests {
         assert_eq!(Bytes32::from(usize::MAX).get(), usize::MAX);
         assert_eq!(Bytes32::from(0).get(), 0);
         assert_eq!(Bytes32::from(1 << 30).get(), 1 << 30);
-        assert_eq!(Bytes32::from(u32::MAX as usize - 1).get(), u32::MAX as usize - 1);
+        assert_eq!(
+            Bytes32::from(u32::MAX as usize - 1).get(),
+            u32::MAX as usize - 1
+        );
         // Past any window: the same as infinity.
         #[cfg(target_pointer_width = "64")]
         assert_eq!(Bytes32::from(1 << 40).get(), usize::MAX);
@@ -459,7 +462,10 @@ mod tests {
         };
         let mut opt = OptEpoch::from(Some(epoch));
         let got = opt.get().expect("an epoch");
-        assert_eq!((got.start, got.k, got.w_max, got.w_est), (epoch.start, -0.5, 3.0, 4.0));
+        assert_eq!(
+            (got.start, got.k, got.w_max, got.w_est),
+            (epoch.start, -0.5, 3.0, 4.0)
+        );
         opt.get_mut().expect("an epoch").k = 0.0;
         assert_eq!(opt.get().map(|e| e.k), Some(0.0));
         assert!(OptEpoch::from(None).get().is_none());

@@ -82,7 +82,9 @@ pub enum Growth {
 enum Phase {
     SlowStart,
     /// `rounds` counts rounds ended in CSS, the partial round CSS began in included.
-    Css { rounds: u8 },
+    Css {
+        rounds: u8,
+    },
     Done,
 }
 
