@@ -23,7 +23,7 @@ pub const WC_DEL_ACK: Duration = Duration::from_millis(200);
 /// The shortest PTO: a margin for timer granularity and a receiver's scheduling.
 const MIN_PTO: Duration = Duration::from_millis(10);
 /// RFC 8985 §6.2 step 4: the reordering window stays inflated for 16 recoveries.
-const REO_WND_PERSIST: u32 = 16;
+const REO_WND_PERSIST: u8 = 16;
 
 /// RACK's per-connection state (RFC 8985 §6.1). Times are in nanoseconds (`u64`), `NONE`
 /// for none yet: every connection carries this, and `Option<Duration>`s take twice the room.
@@ -40,8 +40,9 @@ pub struct Rack {
     pub fack: SeqNum,
     /// Reordering was seen on this connection (RACK.reordering_seen).
     reordering_seen: bool,
-    reo_wnd_mult: u32,
-    reo_wnd_persist: u32,
+    /// Narrow: the window is capped at SRTT long before the multiplier could need more.
+    reo_wnd_mult: u16,
+    reo_wnd_persist: u8,
     /// D-SACKs raise the window at most once per round trip: until SND.UNA passes this.
     dsack_round: Option<SeqNum>,
 }
@@ -127,7 +128,7 @@ impl Rack {
         if self.min_rtt == NONE {
             return Duration::ZERO;
         }
-        let wnd = Duration::from_nanos(self.min_rtt) / 4 * self.reo_wnd_mult;
+        let wnd = Duration::from_nanos(self.min_rtt) / 4 * u32::from(self.reo_wnd_mult);
         srtt.map_or(wnd, |s| wnd.min(s))
     }
 

@@ -13,8 +13,10 @@ pub struct RttEstimator {
     srtt: u64,
     rttvar: u64,
     rto: u64,
-    min_rto: u64,
-    max_rto: u64,
+    /// The bounds, in microseconds and in milliseconds: settings, not measurements, so
+    /// the coarser units keep every connection 8 bytes smaller.
+    min_rto_us: u32,
+    max_rto_ms: u32,
     /// Consecutive timeouts since the last new ACK: the backoff exponent.
     backoffs: u32,
 }
@@ -32,15 +34,35 @@ fn nanos(d: Duration) -> u64 {
         .min(NO_SAMPLE - 1)
 }
 
+/// The lower bound in whole microseconds, rounded up so it stays at or above what was
+/// configured; saturating at 71 minutes.
+fn min_micros(d: Duration) -> u32 {
+    let us = d.as_micros() + u128::from(d.subsec_nanos() % 1000 != 0);
+    u32::try_from(us).unwrap_or(u32::MAX)
+}
+
+/// The upper bound in whole milliseconds, rounded down; saturating at 49 days.
+fn max_millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}
+
 impl RttEstimator {
+    fn min_rto(&self) -> u64 {
+        u64::from(self.min_rto_us) * 1000
+    }
+
+    fn max_rto(&self) -> u64 {
+        u64::from(self.max_rto_ms) * 1_000_000
+    }
+
     /// An estimator before any sample: RTO is `initial` (RFC 6298 §2.1).
     pub fn new(initial: Duration, min_rto: Duration, max_rto: Duration) -> RttEstimator {
         RttEstimator {
             srtt: NO_SAMPLE,
             rttvar: 0,
             rto: nanos(initial),
-            min_rto: nanos(min_rto),
-            max_rto: nanos(max_rto),
+            min_rto_us: min_micros(min_rto),
+            max_rto_ms: max_millis(max_rto),
             backoffs: 0,
         }
     }
@@ -72,7 +94,7 @@ impl RttEstimator {
         self.rto = self
             .srtt
             .saturating_add(var)
-            .clamp(self.min_rto, self.max_rto.max(self.min_rto));
+            .clamp(self.min_rto(), self.max_rto().max(self.min_rto()));
         self.backoffs = 0;
     }
 
@@ -81,8 +103,8 @@ impl RttEstimator {
         let rto = self
             .rto
             .checked_mul(1 << self.backoffs.min(16))
-            .unwrap_or(self.max_rto)
-            .min(self.max_rto);
+            .unwrap_or(self.max_rto())
+            .min(self.max_rto());
         Duration::from_nanos(rto)
     }
 
@@ -173,5 +195,26 @@ mod tests {
             r.back_off();
         }
         assert_eq!(r.rto(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn bounds_keep_to_what_was_configured() {
+        // Bounds off the unit: the minimum rounds up and the maximum down.
+        let mut r = RttEstimator::new(
+            Duration::from_millis(1),
+            Duration::from_nanos(200_000_500),
+            Duration::from_nanos(300_000_900),
+        );
+        r.on_sample(Duration::from_millis(1));
+        assert_eq!(r.rto(), Duration::from_micros(200_001));
+        r.on_sample(Duration::from_secs(1));
+        assert_eq!(r.rto(), Duration::from_millis(300));
+        // Past 49 days, the maximum saturates rather than wrapping.
+        let r = RttEstimator::new(
+            Duration::from_secs(4_000_000),
+            Duration::from_millis(200),
+            Duration::from_secs(1 << 40),
+        );
+        assert_eq!(r.rto(), Duration::from_secs(4_000_000));
     }
 }
