@@ -13,7 +13,7 @@
 //! duplication, corruption) for tests, simulations and the demo, and [`sim`] joins two
 //! stacks with it in virtual time.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod impair;
 pub mod sim;

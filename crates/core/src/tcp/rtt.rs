@@ -37,7 +37,7 @@ fn nanos(d: Duration) -> u64 {
 /// The lower bound in whole microseconds, rounded up so it stays at or above what was
 /// configured; saturating at 71 minutes.
 fn min_micros(d: Duration) -> u32 {
-    let us = d.as_micros() + u128::from(d.subsec_nanos() % 1000 != 0);
+    let us = d.as_micros() + u128::from(!d.subsec_nanos().is_multiple_of(1000));
     u32::try_from(us).unwrap_or(u32::MAX)
 }
 
