@@ -14,7 +14,7 @@ use super::{
     ConnectionInfo, Counters, Event, InvariantViolation, ListenerHandle, Readiness, Ready,
     SendSnapshot, SocketError, SocketHandle, StackConfig,
 };
-use crate::tcp::{Connection, Ctx, Endpoints, Keepalive, State};
+use crate::tcp::{Connection, Ctx, Endpoints, Keepalive, Spares, State};
 use crate::time::{Instant, OptInstant};
 use crate::wire::{IpProtocol, IpRepr, TcpFlags, TcpOptions, TcpRepr};
 
@@ -43,6 +43,8 @@ pub struct Stack {
     pub(super) control: VecDeque<Control>,
     pub(super) events: VecDeque<Event>,
     pub(super) counters: Counters,
+    /// Rings and scoreboards finished connections left, for new ones.
+    spares: Spares,
 }
 
 /// A slab slot: the generation changes whenever the slot is reused, so stale handles miss.
@@ -63,6 +65,10 @@ pub(super) struct SocketEntry {
     /// The deadline filed for this socket in the timer queue: its earliest.
     scheduled: OptInstant,
     in_demux: bool,
+    /// Its last `refile` found nothing to send (`Connection::may_transmit`): a poll must
+    /// then send nothing.
+    #[cfg(debug_assertions)]
+    expect_idle: bool,
 }
 
 pub(super) struct Listener {
@@ -121,6 +127,7 @@ impl Stack {
             control: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),
+            spares: Spares::default(),
         }
     }
 
@@ -424,6 +431,8 @@ impl Stack {
                 continue;
             };
             entry.in_transmit_queue = false;
+            #[cfg(debug_assertions)]
+            let expect_idle = entry.expect_idle;
             let (local, remote) = (entry.conn.local(), entry.conn.remote());
             let ip = IpRepr {
                 src: local.ip(),
@@ -438,13 +447,17 @@ impl Stack {
                     conn.poll_transmit(ctx, &mut buf[header..])
                 })
                 .flatten();
+            #[cfg(debug_assertions)]
+            assert!(
+                !(expect_idle && sent.is_some()),
+                "may_transmit said no, yet a segment went"
+            );
+            // Only its timers, and whether it has more to send, may have moved (see
+            // `refile_polled`).
+            self.refile_polled(socket, sent.is_some());
             let Some(len) = sent else {
-                // Nothing sent: only its timers may have moved (see `refile_timers`).
-                self.refile_timers(socket);
                 continue;
             };
-            // Re-file the socket: its timers and state moved, and it may have more to send.
-            self.refile(socket, true);
             IpRepr {
                 payload_len: len,
                 ..ip
@@ -516,7 +529,13 @@ impl Stack {
         f: impl FnOnce(&mut Connection, &mut Ctx<'_>) -> R,
     ) -> Option<R> {
         let entry = get_mut(&mut self.sockets, socket.index, socket.generation)?;
-        let mut ctx = ctx(self.now, &self.config, &mut self.counters, &mut self.events);
+        let mut ctx = ctx(
+            self.now,
+            &self.config,
+            &mut self.counters,
+            &mut self.events,
+            &mut self.spares,
+        );
         Some(f(&mut entry.conn, &mut ctx))
     }
 
@@ -540,7 +559,13 @@ impl Stack {
             ts_offset: keyed.ts_offset,
             link_mss: self.config.mtu.saturating_sub(header).max(64),
         };
-        let mut ctx = ctx(self.now, &self.config, &mut self.counters, &mut self.events);
+        let mut ctx = ctx(
+            self.now,
+            &self.config,
+            &mut self.counters,
+            &mut self.events,
+            &mut self.spares,
+        );
         let conn = make(&mut ctx, ep);
         self.sockets[index as usize].value = Some(SocketEntry {
             conn,
@@ -551,6 +576,8 @@ impl Stack {
             last_readiness: Readiness::default(),
             scheduled: OptInstant::NONE,
             in_demux: true,
+            #[cfg(debug_assertions)]
+            expect_idle: false,
         });
         self.demux.insert(local, remote, socket);
         socket
@@ -576,9 +603,8 @@ impl Stack {
             return;
         };
 
-        if queue_transmit && !entry.in_transmit_queue {
-            entry.in_transmit_queue = true;
-            self.transmit_queue.push_back(socket);
+        if queue_transmit {
+            queue_transmit_if_due(entry, &mut self.transmit_queue, socket);
         }
         let at = entry.conn.poll_timeout();
         // A deadline of FAR_FUTURE, never reached, is filed as none.
@@ -596,7 +622,13 @@ impl Stack {
             if !listener_alive {
                 // Its listener closed before the handshake finished: reset it.
                 entry.listener = None;
-                let mut ctx = ctx(self.now, &self.config, &mut self.counters, &mut self.events);
+                let mut ctx = ctx(
+                    self.now,
+                    &self.config,
+                    &mut self.counters,
+                    &mut self.events,
+                    &mut self.spares,
+                );
                 entry.conn.abort(&mut ctx);
                 entry.conn.release(&mut ctx);
             } else if state == State::Closed {
@@ -650,20 +682,24 @@ impl Stack {
         }
     }
 
-    /// `refile` after a `poll_transmit` that sent nothing. A connection's state, error and
-    /// buffers change in `poll_transmit` only when it sends, so its readiness and its place
-    /// in the demultiplexer are as its last `touch` left them; only a timer (pacing,
-    /// persist, probe) may have been armed. A listener's child still takes the full path,
-    /// which notices a closed listener.
-    fn refile_timers(&mut self, socket: SocketHandle) {
+    /// `refile` after a `poll_transmit`, which sent a segment (`sent`) or nothing. Neither
+    /// changes a connection's state, error or buffers (those change only on input, timeouts
+    /// and the application's calls), so its readiness and its place in the demultiplexer are
+    /// as its last `touch` left them: only its timers may have moved, and, after a segment,
+    /// whether it has more to send. A RST sent may finish a connection, and a listener's
+    /// child still takes the full path, which notices a closed listener.
+    fn refile_polled(&mut self, socket: SocketHandle, sent: bool) {
         let Some(entry) = get_mut(&mut self.sockets, socket.index, socket.generation) else {
             return;
         };
-        if entry.listener.is_some() {
-            return self.refile(socket, false);
+        if entry.listener.is_some() || entry.conn.is_finished() {
+            return self.refile(socket, sent);
         }
         debug_assert!(entry.conn.is_released() || entry.conn.readiness() == entry.last_readiness);
-        debug_assert!(!entry.conn.is_finished());
+        debug_assert!(entry.conn.state() != State::Closed || !entry.in_demux);
+        if sent {
+            queue_transmit_if_due(entry, &mut self.transmit_queue, socket);
+        }
         let at = entry.conn.poll_timeout();
         if OptInstant::from(at) != entry.scheduled {
             entry.scheduled = at.into();
@@ -766,6 +802,25 @@ impl Stack {
     }
 }
 
+/// Queues a socket for `poll_transmit` unless it has nothing to send
+/// (`Connection::may_transmit`). Debug builds queue it all the same and check, when it is
+/// polled, that it indeed sends nothing.
+fn queue_transmit_if_due(
+    entry: &mut SocketEntry,
+    queue: &mut VecDeque<SocketHandle>,
+    socket: SocketHandle,
+) {
+    let may_transmit = entry.conn.may_transmit();
+    #[cfg(debug_assertions)]
+    {
+        entry.expect_idle = !may_transmit;
+    }
+    if (may_transmit || cfg!(debug_assertions)) && !entry.in_transmit_queue {
+        entry.in_transmit_queue = true;
+        queue.push_back(socket);
+    }
+}
+
 fn slot_entry(slots: &mut [Slot<SocketEntry>], socket: SocketHandle) -> &mut SocketEntry {
     slots[socket.index as usize]
         .value
@@ -787,12 +842,14 @@ fn ctx<'a>(
     config: &'a StackConfig,
     counters: &'a mut Counters,
     events: &'a mut VecDeque<Event>,
+    spares: &'a mut Spares,
 ) -> Ctx<'a> {
     Ctx {
         now,
         config: &config.tcp,
         counters,
         events: config.record_events.then_some(events),
+        spares,
     }
 }
 
@@ -850,4 +907,118 @@ fn remove<T>(slots: &mut [Slot<T>], free: &mut Vec<u32>, index: u32, generation:
     slot.generation = slot.generation.wrapping_add(1);
     free.push(index);
     Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+
+    use crate::tcp::TcpConfig;
+
+    fn stack(ip: [u8; 4], seed: u64) -> Stack {
+        let config = StackConfig {
+            addrs: vec![ip.into()],
+            seed,
+            record_events: false,
+            tcp: TcpConfig {
+                msl: Duration::from_millis(1),
+                ..TcpConfig::default()
+            },
+            ..StackConfig::default()
+        };
+        Stack::new(config, Instant::from_nanos(0))
+    }
+
+    /// Every packet each stack has goes to the other, until neither has any.
+    fn pump(a: &mut Stack, b: &mut Stack, now: Instant) {
+        fn drain(from: &mut Stack, to: &mut Stack, now: Instant) -> bool {
+            let mut buf = [0; 1500];
+            let mut moved = false;
+            while let Some(n) = from.poll_transmit(now, &mut buf) {
+                to.receive(now, &buf[..n]);
+                moved = true;
+            }
+            moved
+        }
+        while drain(a, b, now) | drain(b, a, now) {}
+    }
+
+    /// A request and its answer, then a close from both ends; returns when both are gone.
+    fn exchange(client: &mut Stack, server: &mut Stack, l: ListenerHandle, now: &mut Instant) {
+        let to: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let c = client.connect(*now, to, None).unwrap();
+        pump(client, server, *now);
+        let s = server.accept(l).unwrap();
+        assert_eq!(client.send(*now, c, b"request"), Ok(7));
+        pump(client, server, *now);
+        let mut buf = [0; 16];
+        assert_eq!(server.recv(*now, s, &mut buf), Ok(7));
+        assert_eq!(server.send(*now, s, b"answer"), Ok(6));
+        pump(client, server, *now);
+        assert_eq!(client.recv(*now, c, &mut buf), Ok(6));
+        assert_eq!(&buf[..6], b"answer");
+        client.close(*now, c);
+        pump(client, server, *now);
+        server.close(*now, s);
+        pump(client, server, *now);
+        // TIME-WAIT (2 MSL) runs out.
+        *now += Duration::from_millis(5);
+        for stack in [&mut *client, &mut *server] {
+            stack.handle_timeout(*now);
+        }
+        assert_eq!(client.connection_count() + server.connection_count(), 0);
+    }
+
+    /// An idle connection says it has nothing to send (so it is not polled); data queued, a
+    /// window update owed or a close each say otherwise. (Debug builds poll it all the same
+    /// and assert that nothing goes: every test run checks `may_transmit` that way.)
+    #[test]
+    fn only_a_connection_with_something_to_send_is_polled() {
+        let mut client = stack([10, 0, 0, 1], 1);
+        let mut server = stack([10, 0, 0, 2], 2);
+        let l = server.listen("10.0.0.2:80".parse().unwrap(), 8).unwrap();
+        let now = Instant::from_nanos(1);
+        let c = client
+            .connect(now, "10.0.0.2:80".parse().unwrap(), None)
+            .unwrap();
+        let may = |stack: &Stack, s| stack.entry(s).unwrap().conn.may_transmit();
+        assert!(may(&client, c), "the SYN is due");
+        pump(&mut client, &mut server, now);
+        let s = server.accept(l).unwrap();
+        assert!(!may(&client, c) && !may(&server, s));
+        assert_eq!(client.send(now, c, b"hello"), Ok(5));
+        assert!(may(&client, c));
+        pump(&mut client, &mut server, now);
+        assert!(!may(&client, c));
+        client.close(now, c);
+        assert!(may(&client, c), "the FIN is due");
+        pump(&mut client, &mut server, now);
+        assert!(!may(&client, c) && !may(&server, s));
+        assert!(client.transmit_queue.is_empty() && server.transmit_queue.is_empty());
+    }
+
+    /// A finished connection's rings and scoreboard go to the stack's spares, and the next
+    /// connection takes them: a stream of short connections reuses the same few.
+    #[test]
+    fn short_connections_reuse_spare_storage() {
+        let mut client = stack([10, 0, 0, 1], 1);
+        let mut server = stack([10, 0, 0, 2], 2);
+        let l = server.listen("10.0.0.2:80".parse().unwrap(), 8).unwrap();
+        let mut now = Instant::from_nanos(1);
+        assert_eq!(client.spares.len(), (0, 0));
+        exchange(&mut client, &mut server, l, &mut now);
+        // Send and receive rings of each side, and each side's scoreboard (both sent data).
+        assert_eq!(client.spares.len(), (2, 1));
+        assert_eq!(server.spares.len(), (2, 1));
+        for _ in 0..5 {
+            exchange(&mut client, &mut server, l, &mut now);
+            assert_eq!(
+                client.spares.len(),
+                (2, 1),
+                "taken and given back, not piled up"
+            );
+            assert_eq!(server.spares.len(), (2, 1));
+        }
+    }
 }

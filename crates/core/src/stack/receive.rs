@@ -79,7 +79,7 @@ impl Stack {
             self.unstage(socket, staged.is_some());
             return self.drop_packet(DropReason::Malformed(WireError::BadChecksum));
         }
-        self.receive_verified(ip, payload, socket);
+        self.receive_verified(ip, packet, local, remote, socket);
         self.unstage(socket, staged.is_some());
     }
 
@@ -89,15 +89,18 @@ impl Stack {
         }
     }
 
-    /// A TCP segment whose checksum holds; `socket` is what the demultiplexer holds for its
-    /// 4-tuple (looked up once, for staging).
+    /// A TCP segment whose checksum holds, checked by `TcpPacket::new_checked` already, to
+    /// `local` from `remote`; `socket` is what the demultiplexer holds for that 4-tuple
+    /// (looked up once, for staging).
     fn receive_verified(
         &mut self,
         ip: &IpRepr,
-        payload: &[u8],
+        packet: TcpPacket<&[u8]>,
+        local: SocketAddr,
+        remote: SocketAddr,
         socket: Option<super::SocketHandle>,
     ) {
-        let (seg, data) = match TcpRepr::parse(payload, ip.src, ip.dst, false) {
+        let (seg, data) = match TcpRepr::from_packet(packet) {
             Ok(parsed) => parsed,
             Err(e) => return self.drop_packet(DropReason::Malformed(e)),
         };
@@ -106,8 +109,6 @@ impl Stack {
         if !is_unicast(ip.src) || seg.src_port == 0 || seg.dst_port == 0 {
             return self.drop_packet(DropReason::Unacceptable);
         }
-        let local = SocketAddr::new(ip.dst, seg.dst_port);
-        let remote = SocketAddr::new(ip.src, seg.src_port);
 
         if let Some(socket) = socket
             && !self.reopens_time_wait(socket, &seg)

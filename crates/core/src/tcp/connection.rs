@@ -14,6 +14,7 @@ use super::rtt::RttEstimator;
 use super::sack::SackReceiver;
 use super::scoreboard::Scoreboard;
 use super::send_buf::SendBuffer;
+use super::spares::Spares;
 use super::timers::{Timer, Timers};
 use super::{Keepalive, SeqNum, State, TcpConfig};
 use crate::stack::IcmpError;
@@ -28,6 +29,8 @@ pub(crate) struct Ctx<'a> {
     pub config: &'a TcpConfig,
     pub counters: &'a mut Counters,
     pub events: Option<&'a mut VecDeque<Event>>,
+    /// Storage finished connections left, for new ones.
+    pub spares: &'a mut Spares,
 }
 
 /// Identity of a new connection, chosen by the stack.
@@ -211,7 +214,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn blank(ctx: &Ctx<'_>, ep: Endpoints, state: State) -> Connection {
+    fn blank(ctx: &mut Ctx<'_>, ep: Endpoints, state: State) -> Connection {
         let c = ctx.config;
         Connection {
             handle: ep.handle,
@@ -245,8 +248,8 @@ impl Connection {
             ts_recent_at: ctx.now,
             last_ack_sent: SeqNum(0),
             ts_offset: ep.ts_offset,
-            send_buf: SendBuffer::new(c.send_buffer),
-            recv_buf: RecvBuffer::new(c.recv_buffer),
+            send_buf: SendBuffer::with_ring(c.send_buffer, ctx.spares.ring()),
+            recv_buf: RecvBuffer::with_ring(c.recv_buffer, ctx.spares.ring()),
             send_buf_limited: false,
             drs_copied: 0,
             drs_space: 0,
@@ -284,7 +287,7 @@ impl Connection {
             released: false,
             ever_established: false,
             sack_rx: None,
-            board: Scoreboard::default(),
+            board: Scoreboard::with_storage(ctx.spares.board()),
             rack: Rack::new(ep.iss),
             rto_recover: None,
             force_rexmit: false,
@@ -421,13 +424,13 @@ impl Connection {
         if matches!(to, State::TimeWait | State::Closed) {
             // Nothing more will be sent or arrive: an empty ring is memory for nothing (a ring
             // still holding unread data stays).
-            self.send_buf.release();
-            self.recv_buf.release();
+            ctx.spares.put_ring(self.send_buf.release());
+            ctx.spares.put_ring(self.recv_buf.release());
         }
         if to == State::Closed {
             self.timers.stop_all();
             self.rexmit = None;
-            self.board.clear();
+            ctx.spares.put_board(self.board.take_storage());
             self.tlp_due = false;
         }
         if let Some(events) = ctx.events.as_deref_mut() {
@@ -920,6 +923,6 @@ mod size_tests {
     #[test]
     fn a_connection_stays_under_a_kilobyte_less_its_overhead() {
         let size = size_of::<super::Connection>();
-        assert!(size <= 920, "Connection is {size} bytes");
+        assert!(size <= 880, "Connection is {size} bytes");
     }
 }

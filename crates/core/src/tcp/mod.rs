@@ -18,6 +18,7 @@ mod sack;
 mod scoreboard;
 mod send_buf;
 mod seq;
+mod spares;
 mod state;
 mod timers;
 
@@ -26,4 +27,5 @@ pub use congestion::{CongestionAlgorithm, CongestionControl};
 pub use connection::Connection;
 pub(crate) use connection::{Ctx, Endpoints};
 pub use seq::SeqNum;
+pub(crate) use spares::Spares;
 pub use state::State;

@@ -80,6 +80,25 @@ impl Connection {
         None
     }
 
+    /// Whether `poll_transmit` may write a segment now: `false` only when it surely returns
+    /// `None` and changes nothing (its every branch that sends or arms a timer needs one of
+    /// these). The stack skips polling a socket for which this is `false`: after each segment
+    /// sent, most connections have nothing more, and an empty poll walks every branch.
+    pub(crate) fn may_transmit(&self) -> bool {
+        self.rst.is_some()
+            || self.ack_now
+            || self.keepalive_due
+            || self.probe
+            || self.tlp_due
+            || self.rexmit.is_some()
+            || (self.sack_ok && self.board.any_lost())
+            // Unsent data (which may also arm the persist or pacing timer), or an unsent FIN.
+            || self.data_end() > self.snd_nxt
+            || self.fin_seq.is_some_and(|f| self.snd_nxt <= f)
+            // A SYN or SYN-ACK not yet sent (`snd_nxt` is then still the ISS).
+            || self.snd_nxt == self.iss
+    }
+
     /// SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), first sent or retransmitted.
     fn emit_syn(&mut self, ctx: &mut Ctx<'_>, buf: &mut [u8]) -> usize {
         let c = ctx.config;

@@ -120,6 +120,12 @@ impl RecvBuffer {
         } else {
             debug_assert!(self.holds(at, data), "staged bytes differ");
         }
+        if start == 0 && self.ranges.is_empty() {
+            // In order with nothing beyond: readable at once. (`ranges` is never touched, so
+            // a connection that sees no reordering never allocates it.)
+            self.readable += narrow(end);
+            return Some(end);
+        }
         self.insert_range(start, end);
         // The range starting at 0 is now in order.
         if self.ranges.first().is_some_and(|r| r.0 == 0) {
@@ -227,6 +233,14 @@ impl RecvBuffer {
     /// Moves everything held, in order and out of order, into a ring of `size` bytes at the
     /// same offsets (holes between ranges are copied as they are: never read).
     fn resize(&mut self, size: usize) {
+        if self.size == 0 && self.storage.capacity() >= size {
+            // A spare ring, given empty at creation: the first use takes it as it is.
+            debug_assert!(self.readable == 0 && self.ranges.is_empty());
+            debug_assert!(self.storage.is_empty());
+            self.size = narrow(size);
+            self.head = 0;
+            return;
+        }
         let span = self.readable as usize + self.ranges.last().map_or(0, |r| r.1);
         self.storage = unroll(
             &self.storage,
@@ -247,13 +261,24 @@ impl RecvBuffer {
 
     /// Frees the ring if nothing is held, small or not, and forgets its size: for a connection
     /// that is done (as in TIME-WAIT), whose kept ring would otherwise outlive its use.
-    pub fn release(&mut self) {
-        if self.readable == 0 && self.ranges.is_empty() {
-            self.storage = Vec::new();
-            self.size = 0;
-            self.head = 0;
-            self.peak = 0;
-            self.hint = 0;
+    /// Returns the ring, for [`Spares`](super::Spares) to keep or drop.
+    pub fn release(&mut self) -> Vec<u8> {
+        if self.readable > 0 || !self.ranges.is_empty() {
+            return Vec::new();
+        }
+        self.size = 0;
+        self.head = 0;
+        self.peak = 0;
+        self.hint = 0;
+        std::mem::take(&mut self.storage)
+    }
+
+    /// An empty buffer as `new`, holding `ring` (empty) to use as its first ring when it fits.
+    pub fn with_ring(capacity: usize, ring: Vec<u8>) -> RecvBuffer {
+        debug_assert!(ring.is_empty());
+        RecvBuffer {
+            storage: ring,
+            ..RecvBuffer::new(capacity)
         }
     }
 
@@ -361,6 +386,22 @@ mod tests {
             assert_eq!(b.read(&mut out), len / 2 + 1);
             assert_eq!(&out[..len / 2 + 1], &good[..len / 2 + 1], "round {round}");
         }
+    }
+
+    /// In-order data with nothing out of order beyond it becomes readable without going
+    /// through the range list, which stays unallocated; a gap then still works as before.
+    #[test]
+    fn in_order_data_skips_the_range_list() {
+        let mut b = RecvBuffer::new(16);
+        assert_eq!(b.write_at(0, b"ab"), Some(2));
+        assert_eq!(b.write_at(0, b"cd"), Some(2));
+        assert_eq!((b.readable(), b.ranges.capacity()), (4, 0));
+        assert_eq!(b.write_at(2, b"gh"), Some(0));
+        assert_eq!(b.write_at(0, b"ef"), Some(4));
+        assert!(!b.has_gaps());
+        let mut out = [0; 16];
+        assert_eq!(b.read(&mut out), 8);
+        assert_eq!(&out[..8], b"abcdefgh");
     }
 
     #[test]

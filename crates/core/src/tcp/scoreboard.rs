@@ -124,10 +124,19 @@ impl Totals {
 }
 
 impl Scoreboard {
-    /// Forgets everything (the connection closed).
-    pub fn clear(&mut self) {
-        self.segs.clear();
+    /// An empty board using `segs` (empty) as its storage.
+    pub fn with_storage(segs: VecDeque<Sent>) -> Scoreboard {
+        debug_assert!(segs.is_empty());
+        Scoreboard {
+            segs,
+            totals: Totals::default(),
+        }
+    }
+
+    /// Forgets everything (the connection closed) and hands back the storage.
+    pub fn take_storage(&mut self) -> VecDeque<Sent> {
         self.totals = Totals::default();
+        std::mem::take(&mut self.segs)
     }
 
     /// Changes entry `i` with `f`, keeping the totals in step.
@@ -295,6 +304,11 @@ impl Scoreboard {
     /// Whether any entry is SACKed.
     pub fn any_sacked(&self) -> bool {
         self.totals.sacked > 0
+    }
+
+    /// Whether any entry is deemed lost and not yet sent again.
+    pub fn any_lost(&self) -> bool {
+        self.totals.lost > 0
     }
 
     /// The first entry deemed lost and not yet sent again (RFC 6675 NextSeg rule 1).

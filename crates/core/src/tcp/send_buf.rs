@@ -170,6 +170,13 @@ impl SendBuffer {
     }
 
     fn resize(&mut self, size: usize) {
+        if self.size == 0 && self.storage.capacity() >= size {
+            // A spare ring, given empty at creation: the first use takes it as it is.
+            debug_assert!(self.len == 0 && self.storage.is_empty());
+            self.size = narrow(size);
+            self.head = 0;
+            return;
+        }
         self.storage = unroll(
             &self.storage,
             self.size as usize,
@@ -245,13 +252,24 @@ impl SendBuffer {
 
     /// Frees the ring if nothing is held, small or not, and forgets its size: for a connection
     /// that is done (as in TIME-WAIT), whose kept ring would otherwise outlive its use.
-    pub fn release(&mut self) {
-        if self.len == 0 {
-            self.storage = Vec::new();
-            self.size = 0;
-            self.head = 0;
-            self.peak = 0;
-            self.hint = 0;
+    /// Returns the ring, for [`Spares`](super::Spares) to keep or drop.
+    pub fn release(&mut self) -> Vec<u8> {
+        if self.len > 0 {
+            return Vec::new();
+        }
+        self.size = 0;
+        self.head = 0;
+        self.peak = 0;
+        self.hint = 0;
+        std::mem::take(&mut self.storage)
+    }
+
+    /// An empty buffer as `new`, holding `ring` (empty) to use as its first ring when it fits.
+    pub fn with_ring(capacity: usize, ring: Vec<u8>) -> SendBuffer {
+        debug_assert!(ring.is_empty());
+        SendBuffer {
+            storage: ring,
+            ..SendBuffer::new(capacity)
         }
     }
 }

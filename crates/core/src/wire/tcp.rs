@@ -238,6 +238,15 @@ impl TcpOptions {
     /// last one wins.
     pub fn parse(options: &[u8]) -> Result<TcpOptions, WireError> {
         let mut out = TcpOptions::default();
+        // What nearly every segment after the handshake carries, read at once: `1 1 8 10`
+        // and the two stamps (the loop below reads it the same, a byte at a time).
+        if let Some((&[kind::NO_OPERATION, kind::NO_OPERATION, kind::TIMESTAMPS, 10], stamps)) =
+            options.split_first_chunk::<4>()
+            && stamps.len() == 8
+        {
+            out.timestamps = Some((be32(&stamps[..4]), be32(&stamps[4..])));
+            return Ok(out);
+        }
         for option in TcpOptionIter::new(options) {
             match option? {
                 TcpOption::MaxSegmentSize(mss) => out.mss = Some(mss),
@@ -283,8 +292,24 @@ impl TcpOptions {
         self.sack_blocks().len().min(room)
     }
 
+    /// The stamps, when timestamps are the only option.
+    fn timestamps_only(&self) -> Option<(u32, u32)> {
+        match (
+            self.mss,
+            self.sack_permitted,
+            self.window_scale,
+            self.sack_len,
+        ) {
+            (None, false, None, 0) => self.timestamps,
+            _ => None,
+        }
+    }
+
     /// Bytes `emit` writes: the options padded with zeros to a multiple of 4 (RFC 9293 MUST-69).
     pub fn buffer_len(&self) -> usize {
+        if self.timestamps_only().is_some() {
+            return 12;
+        }
         let sack = match self.sack_blocks_emitted() {
             0 => 0,
             n => 4 + 8 * n,
@@ -301,6 +326,20 @@ impl TcpOptions {
     /// out (see [`TcpOptions::sack_blocks_emitted`]); the first ones are kept, so put the most
     /// recent block first (RFC 2018 §4).
     pub fn emit(&self, buf: &mut [u8]) -> usize {
+        // Timestamps alone, as on nearly every segment after the handshake: the general
+        // path below writes the same 12 bytes.
+        if let Some((tsval, tsecr)) = self.timestamps_only() {
+            let buf = &mut buf[..12];
+            buf[..4].copy_from_slice(&[
+                kind::NO_OPERATION,
+                kind::NO_OPERATION,
+                kind::TIMESTAMPS,
+                10,
+            ]);
+            buf[4..8].copy_from_slice(&tsval.to_be_bytes());
+            buf[8..].copy_from_slice(&tsecr.to_be_bytes());
+            return 12;
+        }
         let len = self.buffer_len();
         let buf = &mut buf[..len];
         let mut at = 0;
@@ -553,6 +592,12 @@ impl TcpRepr {
         if verify_checksum && !p.verify_checksum(src, dst) {
             return Err(WireError::BadChecksum);
         }
+        TcpRepr::from_packet(p)
+    }
+
+    /// [`parse`](Self::parse) of a segment already checked by [`TcpPacket::new_checked`] (and
+    /// its checksum verified, if it is to be): the header's fields and options decoded.
+    pub fn from_packet(p: TcpPacket<&[u8]>) -> Result<(TcpRepr, &[u8]), WireError> {
         let repr = TcpRepr {
             src_port: p.src_port(),
             dst_port: p.dst_port(),
@@ -986,5 +1031,35 @@ mod tests {
         let (parsed, _) = TcpRepr::parse(&seg, SRC, DST, true).unwrap();
         assert_eq!(parsed.flags, r.flags);
         assert_eq!(parsed.urgent, 7);
+    }
+
+    /// Timestamps alone take a short cut both ways; it must agree with the general code.
+    #[test]
+    fn timestamps_alone_short_cut_agrees() {
+        let ts = TcpOptions {
+            timestamps: Some((0x0102_0304, 0xa0b0_c0d0)),
+            ..TcpOptions::default()
+        };
+        let bytes = [1, 1, 8, 10, 1, 2, 3, 4, 0xa0, 0xb0, 0xc0, 0xd0];
+        let mut buf = [0xff; 16];
+        assert_eq!(ts.buffer_len(), 12);
+        assert_eq!(ts.emit(&mut buf), 12);
+        assert_eq!(buf[..12], bytes);
+        assert_eq!(TcpOptions::parse(&bytes), Ok(ts));
+        // The same option laid out otherwise goes through the general parser.
+        let moved = [8, 10, 1, 2, 3, 4, 0xa0, 0xb0, 0xc0, 0xd0, 1, 1];
+        assert_eq!(TcpOptions::parse(&moved), Ok(ts));
+        // With one more option, the general emitter, with the timestamps in the same place.
+        let with_sack = TcpOptions {
+            sack_permitted: true,
+            ..ts
+        };
+        assert_eq!(with_sack.emit(&mut buf), 12);
+        assert_eq!(buf[..12], [4, 2, 8, 10, 1, 2, 3, 4, 0xa0, 0xb0, 0xc0, 0xd0]);
+        // A wrong length for the kind is still refused, and a truncated stamp too.
+        let mut bad = bytes;
+        bad[3] = 9;
+        assert!(TcpOptions::parse(&bad).is_err());
+        assert!(TcpOptions::parse(&bytes[..11]).is_err());
     }
 }
