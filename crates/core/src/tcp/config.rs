@@ -28,11 +28,10 @@ pub struct TcpConfig {
     pub delayed_ack: Duration,
     /// RTO before any RTT sample (RFC 6298 §2.1: 1 s).
     pub initial_rto: Duration,
-    /// Lower bound on the RTO (RFC 6298 §2.4 says 1 s; Linux uses 200 ms); kept to the
-    /// microsecond, rounded up.
+    /// Lower bound on the RTO (RFC 6298 §2.4 says 1 s; Linux uses 200 ms).
     pub min_rto: Duration,
-    /// Upper bound on the RTO after backoff (RFC 6298 §2.5); kept to the millisecond,
-    /// rounded down.
+    /// Upper bound on the RTO after backoff (RFC 6298 §2.5); kept to the microsecond,
+    /// rounded down, and at most 71 minutes. Never below `min_rto`.
     pub max_rto: Duration,
     /// How long a SYN may go unanswered before the open fails (R2 for SYNs: RFC 9293 MUST-23
     /// asks for at least 3 minutes).

@@ -13,10 +13,10 @@ pub struct RttEstimator {
     srtt: u64,
     rttvar: u64,
     rto: u64,
-    /// The bounds, in microseconds and in milliseconds: settings, not measurements, so
-    /// the coarser units keep every connection 8 bytes smaller.
-    min_rto_us: u32,
-    max_rto_ms: u32,
+    min_rto: u64,
+    /// The upper bound in microseconds: 32 bits beside `backoffs` keep every connection 8
+    /// bytes smaller.
+    max_rto_us: u32,
     /// Consecutive timeouts since the last new ACK: the backoff exponent.
     backoffs: u32,
 }
@@ -34,25 +34,17 @@ fn nanos(d: Duration) -> u64 {
         .min(NO_SAMPLE - 1)
 }
 
-/// The lower bound in whole microseconds, rounded up so it stays at or above what was
-/// configured; saturating at 71 minutes.
-fn min_micros(d: Duration) -> u32 {
-    let us = d.as_micros() + u128::from(!d.subsec_nanos().is_multiple_of(1000));
-    u32::try_from(us).unwrap_or(u32::MAX)
-}
-
-/// The upper bound in whole milliseconds, rounded down; saturating at 49 days.
-fn max_millis(d: Duration) -> u32 {
-    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+/// The upper bound in whole microseconds: rounded down, at least 1, and saturating at 71
+/// minutes, so it never exceeds what was configured (and the timer never fires at once).
+fn max_micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX).max(1)
 }
 
 impl RttEstimator {
-    fn min_rto(&self) -> u64 {
-        u64::from(self.min_rto_us) * 1000
-    }
-
+    /// The upper bound, never below the lower one: a bound the coarser unit rounded below
+    /// the minimum must not pull the RTO under it.
     fn max_rto(&self) -> u64 {
-        u64::from(self.max_rto_ms) * 1_000_000
+        (u64::from(self.max_rto_us) * 1000).max(self.min_rto)
     }
 
     /// An estimator before any sample: RTO is `initial` (RFC 6298 §2.1).
@@ -61,8 +53,8 @@ impl RttEstimator {
             srtt: NO_SAMPLE,
             rttvar: 0,
             rto: nanos(initial),
-            min_rto_us: min_micros(min_rto),
-            max_rto_ms: max_millis(max_rto),
+            min_rto: nanos(min_rto),
+            max_rto_us: max_micros(max_rto),
             backoffs: 0,
         }
     }
@@ -94,7 +86,7 @@ impl RttEstimator {
         self.rto = self
             .srtt
             .saturating_add(var)
-            .clamp(self.min_rto(), self.max_rto().max(self.min_rto()));
+            .clamp(self.min_rto, self.max_rto());
         self.backoffs = 0;
     }
 
@@ -199,22 +191,42 @@ mod tests {
 
     #[test]
     fn bounds_keep_to_what_was_configured() {
-        // Bounds off the unit: the minimum rounds up and the maximum down.
+        // A maximum off the microsecond rounds down; the minimum is kept exactly.
         let mut r = RttEstimator::new(
             Duration::from_millis(1),
             Duration::from_nanos(200_000_500),
             Duration::from_nanos(300_000_900),
         );
         r.on_sample(Duration::from_millis(1));
-        assert_eq!(r.rto(), Duration::from_micros(200_001));
+        assert_eq!(r.rto(), Duration::from_nanos(200_000_500));
         r.on_sample(Duration::from_secs(1));
-        assert_eq!(r.rto(), Duration::from_millis(300));
-        // Past 49 days, the maximum saturates rather than wrapping.
-        let r = RttEstimator::new(
-            Duration::from_secs(4_000_000),
-            Duration::from_millis(200),
-            Duration::from_secs(1 << 40),
+        assert_eq!(r.rto(), Duration::from_micros(300_000));
+        // Both in one microsecond: the maximum rounded below the minimum does not pull the
+        // RTO under it, before a sample, after one, or backed off.
+        let mut r = RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::from_nanos(200_500_300),
+            Duration::from_nanos(200_500_700),
         );
-        assert_eq!(r.rto(), Duration::from_secs(4_000_000));
+        assert_eq!(r.rto(), Duration::from_nanos(200_500_300));
+        r.on_sample(Duration::from_millis(1));
+        r.back_off();
+        assert_eq!(r.rto(), Duration::from_nanos(200_500_300));
+        // A maximum under a microsecond with no minimum: never zero, or the timer would fire
+        // again at once.
+        let r = RttEstimator::new(
+            Duration::from_micros(500),
+            Duration::ZERO,
+            Duration::from_nanos(900),
+        );
+        assert_eq!(r.rto(), Duration::from_micros(1));
+        // Past 71 minutes the maximum saturates there; a larger minimum still holds.
+        let mut r = RttEstimator::new(
+            Duration::from_secs(2 * 3600),
+            Duration::from_secs(2 * 3600),
+            Duration::from_secs(3 * 3600),
+        );
+        r.on_sample(Duration::from_secs(1));
+        assert_eq!(r.rto(), Duration::from_secs(2 * 3600));
     }
 }

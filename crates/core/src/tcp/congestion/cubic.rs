@@ -49,8 +49,8 @@ impl From<Option<f64>> for OptF64 {
 }
 
 /// A byte count in 32 bits, `u32::MAX` standing for infinity (`usize::MAX`): ssthresh.
-/// Windows stay below 2^30 bytes, so a finite value of 4 GiB or more means the same as
-/// infinity and is stored as such.
+/// Windows stay below 2^30 bytes; a finite value of 4 GiB or more is kept as just under
+/// 4 GiB, still finite, so a window set from it stays a number of bytes.
 #[derive(Debug, Clone, Copy)]
 struct Bytes32(u32);
 
@@ -65,7 +65,10 @@ impl Bytes32 {
 
 impl From<usize> for Bytes32 {
     fn from(n: usize) -> Bytes32 {
-        Bytes32(u32::try_from(n).unwrap_or(u32::MAX))
+        match n {
+            usize::MAX => Bytes32(u32::MAX),
+            n => Bytes32(u32::try_from(n).unwrap_or(u32::MAX - 1).min(u32::MAX - 1)),
+        }
     }
 }
 
@@ -446,9 +449,13 @@ mod tests {
             Bytes32::from(u32::MAX as usize - 1).get(),
             u32::MAX as usize - 1
         );
-        // Past any window: the same as infinity.
+        // Past any window: still finite.
         #[cfg(target_pointer_width = "64")]
-        assert_eq!(Bytes32::from(1 << 40).get(), usize::MAX);
+        assert_eq!(Bytes32::from(1 << 40).get(), u32::MAX as usize - 1);
+        assert_eq!(
+            Bytes32::from(u32::MAX as usize).get(),
+            u32::MAX as usize - 1
+        );
     }
 
     #[test]
