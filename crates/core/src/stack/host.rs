@@ -38,7 +38,7 @@ pub struct Stack {
     pub(super) free_listeners: Vec<u32>,
     pub(super) listen_map: HashMap<SocketAddr, ListenerHandle, FixedState>,
     pub(super) timers: TimerQueue,
-    pub(super) transmit_queue: VecDeque<SocketHandle>,
+    pub(super) transmit_queue: TransmitQueue,
     pub(super) ready_queue: VecDeque<Ready>,
     pub(super) control: VecDeque<Control>,
     pub(super) events: VecDeque<Event>,
@@ -69,6 +69,9 @@ pub(super) struct SocketEntry {
     /// then send nothing.
     #[cfg(debug_assertions)]
     expect_idle: bool,
+    /// Listed in `TransmitQueue::idle` (debug builds).
+    #[cfg(debug_assertions)]
+    in_idle_audit: bool,
 }
 
 pub(super) struct Listener {
@@ -122,7 +125,7 @@ impl Stack {
             free_listeners: Vec::new(),
             listen_map: HashMap::with_hasher(hasher),
             timers: TimerQueue::default(),
-            transmit_queue: VecDeque::new(),
+            transmit_queue: TransmitQueue::default(),
             ready_queue: VecDeque::new(),
             control: VecDeque::new(),
             events: VecDeque::new(),
@@ -335,6 +338,7 @@ impl Stack {
     }
 
     /// Queues data to send; returns how much was taken (`WouldBlock` when the buffer is full).
+    /// Data queued before the handshake completes goes with the ACK that completes it.
     pub fn send(
         &mut self,
         now: Instant,
@@ -359,6 +363,11 @@ impl Stack {
         buf: &mut [u8],
     ) -> Result<usize, SocketError> {
         self.advance(now);
+        let entry = self.entry(socket).ok_or(SocketError::InvalidHandle)?;
+        // Nothing to read (the usual answer to polling): nothing changes, nothing to refile.
+        if let Some(result) = entry.conn.recv_nothing(buf.len()) {
+            return result;
+        }
         let result = self
             .with_conn(socket, |conn, ctx| conn.recv(ctx, buf))
             .ok_or(SocketError::InvalidHandle)?;
@@ -426,7 +435,7 @@ impl Stack {
         if let Some(control) = self.control.pop_front() {
             return Some(self.emit_control(control, buf));
         }
-        while let Some(socket) = self.transmit_queue.pop_front() {
+        while let Some(socket) = self.transmit_queue.due.pop_front() {
             let Some(entry) = self.entry_mut(socket) else {
                 continue;
             };
@@ -466,7 +475,39 @@ impl Stack {
             self.counters.packets_out += 1;
             return Some(header + len);
         }
+        #[cfg(debug_assertions)]
+        self.audit_idle(buf);
         None
+    }
+
+    /// Debug builds: polls every socket `may_transmit` ruled out since the last audit and
+    /// checks that it sends nothing and arms nothing. Apart from the sockets really due, so
+    /// that the order of what is sent is the same in every build.
+    #[cfg(debug_assertions)]
+    fn audit_idle(&mut self, buf: &mut [u8]) {
+        let mut idle = std::mem::take(&mut self.transmit_queue.idle);
+        for &socket in &idle {
+            let Some(entry) = self.entry_mut(socket) else {
+                continue;
+            };
+            entry.in_idle_audit = false;
+            if !entry.expect_idle || entry.in_transmit_queue {
+                continue;
+            }
+            let deadline = entry.conn.poll_timeout();
+            let sent = self
+                .with_conn(socket, |conn, ctx| conn.poll_transmit(ctx, buf))
+                .flatten();
+            assert!(sent.is_none(), "may_transmit said no, yet a segment went");
+            assert_eq!(
+                self.entry(socket).map(|e| e.conn.poll_timeout()),
+                Some(deadline),
+                "may_transmit said no, yet a poll moved a timer"
+            );
+        }
+        // Its storage kept: the established path allocates nothing, in debug builds too.
+        idle.clear();
+        self.transmit_queue.idle = idle;
     }
 
     /// The next socket or listener whose readiness may have changed.
@@ -578,6 +619,8 @@ impl Stack {
             in_demux: true,
             #[cfg(debug_assertions)]
             expect_idle: false,
+            #[cfg(debug_assertions)]
+            in_idle_audit: false,
         });
         self.demux.insert(local, remote, socket);
         socket
@@ -802,22 +845,41 @@ impl Stack {
     }
 }
 
+/// Sockets waiting for `poll_transmit`, in order. Debug builds also list the ones
+/// `may_transmit` ruled out, to check once the others are done that they send nothing.
+pub(super) struct TransmitQueue {
+    due: VecDeque<SocketHandle>,
+    #[cfg(debug_assertions)]
+    idle: Vec<SocketHandle>,
+}
+
+impl Default for TransmitQueue {
+    fn default() -> Self {
+        TransmitQueue {
+            due: VecDeque::new(),
+            // Made at the start, so that a debug build's established path allocates no
+            // more than a release build's (a socket is listed once between audits).
+            #[cfg(debug_assertions)]
+            idle: Vec::with_capacity(64),
+        }
+    }
+}
+
 /// Queues a socket for `poll_transmit` unless it has nothing to send
-/// (`Connection::may_transmit`). Debug builds queue it all the same and check, when it is
-/// polled, that it indeed sends nothing.
-fn queue_transmit_if_due(
-    entry: &mut SocketEntry,
-    queue: &mut VecDeque<SocketHandle>,
-    socket: SocketHandle,
-) {
+/// (`Connection::may_transmit`).
+fn queue_transmit_if_due(entry: &mut SocketEntry, queue: &mut TransmitQueue, socket: SocketHandle) {
     let may_transmit = entry.conn.may_transmit();
     #[cfg(debug_assertions)]
     {
         entry.expect_idle = !may_transmit;
+        if !may_transmit && !entry.in_idle_audit {
+            entry.in_idle_audit = true;
+            queue.idle.push(socket);
+        }
     }
-    if (may_transmit || cfg!(debug_assertions)) && !entry.in_transmit_queue {
+    if may_transmit && !entry.in_transmit_queue {
         entry.in_transmit_queue = true;
-        queue.push_back(socket);
+        queue.due.push_back(socket);
     }
 }
 
@@ -970,9 +1032,113 @@ mod tests {
         assert_eq!(client.connection_count() + server.connection_count(), 0);
     }
 
+    /// Data sent in SYN-SENT is queued (RFC 9293 §3.10.2) and leaves with the ACK that
+    /// completes the handshake: three segments carry the handshake and the data, and no
+    /// byte goes before the connection is synchronized. A CLOSE in SYN-SENT still deletes
+    /// the connection, queued data and all (§3.10.4).
+    #[test]
+    fn data_sent_in_syn_sent_rides_the_handshake_ack() {
+        use crate::wire::{TcpRepr, parse_ip};
+        fn segments(from: &mut Stack, to: &mut Stack, now: Instant) -> Vec<(TcpFlags, usize)> {
+            let mut buf = [0; 1500];
+            let mut out = Vec::new();
+            while let Some(n) = from.poll_transmit(now, &mut buf) {
+                let (ip, tcp) = parse_ip(&buf[..n]).unwrap();
+                let (seg, data) = TcpRepr::parse(tcp, ip.src, ip.dst, true).unwrap();
+                out.push((seg.flags, data.len()));
+                to.receive(now, &buf[..n]);
+            }
+            out
+        }
+        let mut client = stack([10, 0, 0, 1], 1);
+        let mut server = stack([10, 0, 0, 2], 2);
+        let l = server.listen("10.0.0.2:80".parse().unwrap(), 8).unwrap();
+        let now = Instant::from_nanos(1);
+        let to: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let c = client.connect(now, to, None).unwrap();
+        assert_eq!(client.send(now, c, b"request"), Ok(7));
+        assert_eq!(
+            segments(&mut client, &mut server, now),
+            [(TcpFlags::SYN, 0)]
+        );
+        assert_eq!(client.send(now, c, b"!"), Ok(1));
+        assert_eq!(
+            segments(&mut server, &mut client, now),
+            [(TcpFlags::SYN | TcpFlags::ACK, 0)]
+        );
+        assert_eq!(
+            segments(&mut client, &mut server, now),
+            [(TcpFlags::ACK | TcpFlags::PSH, 8)]
+        );
+        let s = server.accept(l).unwrap();
+        let mut buf = [0; 16];
+        assert_eq!(server.recv(now, s, &mut buf), Ok(8));
+        assert_eq!(&buf[..8], b"request!");
+
+        // Closed before the handshake: gone, and what was queued with it.
+        let c = client.connect(now, to, None).unwrap();
+        assert_eq!(client.send(now, c, b"lost"), Ok(4));
+        client.close(now, c);
+        assert_eq!(client.state(c), None);
+        assert!(segments(&mut client, &mut server, now).is_empty());
+    }
+
+    /// `recv` answers from `recv_nothing` whenever that has an answer, and reads data
+    /// exactly when it has none: before the handshake, with data, after it was read, with an
+    /// empty buffer, and at the end of the stream (data first, then `Ok(0)`).
+    #[test]
+    fn recv_without_data_answers_as_recv_nothing_says() {
+        fn check(stack: &mut Stack, s: SocketHandle, len: usize) -> Result<usize, SocketError> {
+            let expected = stack.entry(s).unwrap().conn.recv_nothing(len);
+            let mut buf = [0; 16];
+            let got = stack.recv(Instant::from_nanos(1), s, &mut buf[..len]);
+            match expected {
+                Some(answer) => assert_eq!(got, answer),
+                None => assert!(matches!(got, Ok(n) if n > 0), "{got:?}"),
+            }
+            got
+        }
+        let mut client = stack([10, 0, 0, 1], 1);
+        let mut server = stack([10, 0, 0, 2], 2);
+        let l = server.listen("10.0.0.2:80".parse().unwrap(), 8).unwrap();
+        let now = Instant::from_nanos(1);
+        let c = client
+            .connect(now, "10.0.0.2:80".parse().unwrap(), None)
+            .unwrap();
+        assert_eq!(check(&mut client, c, 16), Err(SocketError::WouldBlock));
+        assert_eq!(check(&mut client, c, 0), Ok(0));
+        pump(&mut client, &mut server, now);
+        let s = server.accept(l).unwrap();
+        assert_eq!(check(&mut server, s, 16), Err(SocketError::WouldBlock));
+        assert_eq!(client.send(now, c, b"request"), Ok(7));
+        pump(&mut client, &mut server, now);
+        assert_eq!(check(&mut server, s, 0), Ok(0));
+        assert_eq!(check(&mut server, s, 4), Ok(4));
+        assert_eq!(check(&mut server, s, 16), Ok(3));
+        assert_eq!(check(&mut server, s, 16), Err(SocketError::WouldBlock));
+        assert_eq!(client.send(now, c, b"more"), Ok(4));
+        client.close(now, c);
+        pump(&mut client, &mut server, now);
+        assert_eq!(check(&mut server, s, 16), Ok(4));
+        assert_eq!(check(&mut server, s, 16), Ok(0));
+        assert_eq!(check(&mut server, s, 16), Ok(0));
+        assert_eq!(
+            server.recv(
+                now,
+                SocketHandle {
+                    index: 99,
+                    generation: 0
+                },
+                &mut [0; 4]
+            ),
+            Err(SocketError::InvalidHandle)
+        );
+    }
+
     /// An idle connection says it has nothing to send (so it is not polled); data queued, a
-    /// window update owed or a close each say otherwise. (Debug builds poll it all the same
-    /// and assert that nothing goes: every test run checks `may_transmit` that way.)
+    /// window update owed or a close each say otherwise. (Debug builds poll it all the same,
+    /// after the others, and assert that nothing goes and no timer moves: every test run
+    /// checks `may_transmit` that way.)
     #[test]
     fn only_a_connection_with_something_to_send_is_polled() {
         let mut client = stack([10, 0, 0, 1], 1);
@@ -995,7 +1161,7 @@ mod tests {
         assert!(may(&client, c), "the FIN is due");
         pump(&mut client, &mut server, now);
         assert!(!may(&client, c) && !may(&server, s));
-        assert!(client.transmit_queue.is_empty() && server.transmit_queue.is_empty());
+        assert!(client.transmit_queue.due.is_empty() && server.transmit_queue.due.is_empty());
     }
 
     /// A finished connection's rings and scoreboard go to the stack's spares, and the next

@@ -525,10 +525,10 @@ impl Connection {
             return Err(e);
         }
         match self.state {
-            State::Established | State::CloseWait if self.fin_seq.is_none() => {}
-            State::SynSent | State::SynReceived if self.fin_seq.is_none() => {
-                return Err(SocketError::WouldBlock);
-            }
+            // SYN-SENT and SYN-RECEIVED queue the data for after the handshake (§3.10.2): it
+            // leaves with the ACK that completes it rather than in a segment of its own.
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+                if self.fin_seq.is_none() => {}
             _ => return Err(SocketError::NotConnected),
         }
         if data.is_empty() {
@@ -546,25 +546,37 @@ impl Connection {
 
     /// RECEIVE (§3.10.3). `Ok(0)`: end of stream.
     pub(crate) fn recv(&mut self, ctx: &Ctx<'_>, buf: &mut [u8]) -> Result<usize, SocketError> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        if buf.is_empty() {
-            return Ok(0);
+        if let Some(result) = self.recv_nothing(buf.len()) {
+            return result;
         }
         let n = self.recv_buf.read(buf);
-        if n > 0 {
-            self.right_size_recv(ctx, n);
-            self.maybe_window_update();
-            return Ok(n);
+        debug_assert!(n > 0, "recv_nothing saw data to read");
+        self.right_size_recv(ctx, n);
+        self.maybe_window_update();
+        Ok(n)
+    }
+
+    /// What `recv` into a buffer of `len` bytes answers when it would read nothing (an
+    /// error, end of stream, or nothing yet), without changing anything; `None` when it
+    /// would read data. The stack asks first, so that a read that would block (most of an
+    /// application's polling) costs a few loads.
+    pub(crate) fn recv_nothing(&self, len: usize) -> Option<Result<usize, SocketError>> {
+        if let Some(e) = self.error {
+            return Some(Err(e));
         }
-        if self.fin_received {
-            return Ok(0);
+        if len == 0 {
+            return Some(Ok(0));
         }
-        match self.state {
-            State::Closed => Err(SocketError::NotConnected),
-            _ => Err(SocketError::WouldBlock),
+        if self.recv_buf.readable() > 0 {
+            return None;
         }
+        Some(if self.fin_received {
+            Ok(0)
+        } else if self.state == State::Closed {
+            Err(SocketError::NotConnected)
+        } else {
+            Err(SocketError::WouldBlock)
+        })
     }
 
     /// Receive-buffer auto-tuning (as Linux's dynamic right-sizing): once per round trip,

@@ -56,10 +56,18 @@ pub(super) fn put(ring: &mut Vec<u8>, size: usize, at: usize, data: &[u8]) {
     fill_to(ring, at);
     let (first, rest) = data.split_at(data.len().min(size - at));
     let over = first.len().min(ring.len() - at);
-    ring[at..at + over].copy_from_slice(&first[..over]);
-    ring.extend_from_slice(&first[over..]);
-    // Wrapping means `first` reached the end: the ring is whole.
-    ring[..rest.len()].copy_from_slice(rest);
+    // Usually only one of the three copies has bytes: the empty ones are skipped rather than
+    // each costing a call into `memcpy`.
+    if over > 0 {
+        ring[at..at + over].copy_from_slice(&first[..over]);
+    }
+    if over < first.len() {
+        ring.extend_from_slice(&first[over..]);
+    }
+    if !rest.is_empty() {
+        // Wrapping means `first` reached the end: the ring is whole.
+        ring[..rest.len()].copy_from_slice(rest);
+    }
     debug_assert!(ring.len() <= size);
 }
 
@@ -74,7 +82,9 @@ pub(super) fn get(ring: &[u8], size: usize, at: usize, dst: &mut [u8]) {
     let first = dst.len().min(size - at);
     let (a, b) = dst.split_at_mut(first);
     a.copy_from_slice(&ring[at..at + first]);
-    b.copy_from_slice(&ring[..b.len()]);
+    if !b.is_empty() {
+        b.copy_from_slice(&ring[..b.len()]);
+    }
 }
 
 /// [`get`] that also returns the running sum of the bytes copied (as one message starting

@@ -88,13 +88,73 @@ impl Timers {
             Timer::Keepalive,
             Timer::Pacing,
         ];
+        // A plain scan (a chain of iterator adapters cost a hundred instructions here): the
+        // earliest deadline at or before `now`, the first timer in `ALL` on a tie.
+        // A timer not yet due counts as unset; an unset one is never below `earliest`.
         let now = now.as_nanos();
-        let due = ALL
-            .into_iter()
-            .map(|t| (self.deadlines[t as usize], t))
-            .filter(|&(d, _)| d != UNSET && d <= now)
-            .min_by_key(|&(d, _)| d)?;
-        self.deadlines[due.1 as usize] = UNSET;
-        Some(due.1)
+        let (mut earliest, mut due) = (UNSET, None);
+        for (i, &d) in self.deadlines.iter().enumerate() {
+            let d = if d <= now { d } else { UNSET };
+            if d < earliest {
+                (earliest, due) = (d, Some(i));
+            }
+        }
+        let i = due?;
+        self.deadlines[i] = UNSET;
+        Some(ALL[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+
+    fn at(ms: u64) -> Instant {
+        Instant::ZERO + Duration::from_millis(ms)
+    }
+
+    /// Due timers come out earliest first, each once, and the lower-numbered on a tie;
+    /// timers not yet due and timers never set (even "due" at the far future) stay.
+    #[test]
+    fn take_expired_earliest_first() {
+        let mut t = Timers::default();
+        assert_eq!(t.take_expired(Instant::FAR_FUTURE), None);
+        t.set(Timer::Pacing, at(5));
+        t.set(Timer::DelayedAck, at(3));
+        t.set(Timer::Tlp, at(3));
+        t.set(Timer::Retransmit, at(9));
+        t.set(Timer::Keepalive, at(20));
+        let fired: Vec<_> = std::iter::from_fn(|| t.take_expired(at(10))).collect();
+        assert_eq!(
+            fired,
+            [
+                Timer::DelayedAck,
+                Timer::Tlp,
+                Timer::Pacing,
+                Timer::Retransmit
+            ]
+        );
+        assert_eq!(t.next(), Some(at(20)));
+        assert_eq!(t.take_expired(at(19)), None);
+        assert_eq!(t.take_expired(at(20)), Some(Timer::Keepalive));
+        assert_eq!(t.next(), None);
+        assert_eq!(t.take_expired(Instant::FAR_FUTURE), None);
+        // Each timer alone comes out as itself.
+        for timer in [
+            Timer::Retransmit,
+            Timer::Persist,
+            Timer::DelayedAck,
+            Timer::TimeWait,
+            Timer::FinWait2,
+            Timer::Reorder,
+            Timer::Tlp,
+            Timer::Keepalive,
+            Timer::Pacing,
+        ] {
+            t.set(timer, at(1));
+            assert_eq!(t.take_expired(at(1)), Some(timer));
+            assert!(!t.is_set(timer));
+        }
     }
 }

@@ -597,6 +597,7 @@ impl TcpRepr {
 
     /// [`parse`](Self::parse) of a segment already checked by [`TcpPacket::new_checked`] (and
     /// its checksum verified, if it is to be): the header's fields and options decoded.
+    /// Like the packet's accessors, panics on a buffer `new_checked` would have refused.
     pub fn from_packet(p: TcpPacket<&[u8]>) -> Result<(TcpRepr, &[u8]), WireError> {
         let repr = TcpRepr {
             src_port: p.src_port(),
@@ -619,7 +620,9 @@ impl TcpRepr {
     /// Writes the header (checksum zero) into the front of `buf`. Returns the header length.
     /// Panics if `buf` is shorter than `header_len()`.
     pub fn emit_header(&self, buf: &mut [u8]) -> usize {
-        let len = self.header_len();
+        // The options first: writing them tells their length, which is then not worked out
+        // a second time (this runs for every segment sent).
+        let len = HEADER_LEN + self.options.emit(&mut buf[HEADER_LEN..]);
         let mut p = TcpPacket::new_unchecked(&mut buf[..len]);
         p.set_src_port(self.src_port);
         p.set_dst_port(self.dst_port);
@@ -630,7 +633,6 @@ impl TcpRepr {
         p.set_window_len(self.window);
         p.set_checksum(0);
         p.set_urgent_pointer(self.urgent);
-        self.options.emit(&mut buf[HEADER_LEN..len]);
         len
     }
 }

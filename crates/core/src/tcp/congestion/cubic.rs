@@ -251,8 +251,13 @@ impl Cubic {
         };
         let growth = match round {
             Some(a) if self.hystart.is_active() => {
-                let segments = self.cwnd as usize / mss.max(1);
                 let at = (!a.app_limited).then_some(a.now);
+                // Only the ACK-train test reads the window in segments, and it skips an ACK
+                // without a time: no division for those (most ACKs of a short flow).
+                let segments = match at {
+                    Some(_) => self.cwnd as usize / mss.max(1),
+                    None => 0,
+                };
                 self.hystart
                     .on_ack_at(at, a.ack, a.snd_max, a.rtt, segments)
             }
