@@ -4,7 +4,10 @@
 //!
 //! - synack: two stacks in memory (the sans-IO core driven directly). TIME-WAIT is cut to
 //!   2 ms (MSL 1 ms) so that ports come free as fast as connections end; the timers that end
-//!   it still run, and are counted in the time.
+//!   it still run, and are counted in the time. The request is sent at once, while the
+//!   connection is opening: synack queues it (RFC 9293 §3.10.2) and it rides the handshake's
+//!   last ACK, so a connection is 8 segments. smoltcp's sockets take data only once
+//!   established, so there the request goes in a segment of its own.
 //! - smoltcp: two interfaces in memory, one socket each, reused: the server listens again once
 //!   closed, the client connects again out of TIME-WAIT from the next port.
 //! - kernel: blocking `std::net` sockets on 127.0.0.1, Nagle off.
