@@ -81,12 +81,7 @@ fn corrupted_first_segment_before_any_ring() {
     let c = s.accept_connection();
     let mut p = s.packet(&seg(ACK | PSH).seq(1).ack(1).data(&[0xaa; 1460]));
     p[60] ^= 1;
-    let now = s.now;
-    s.stack.receive(now, &p);
-    s.at(1000);
-    s.expect_nothing();
-    assert!(!s.stack.readiness(c).readable);
-    assert_eq!(s.stack.counters().dropped_bad_checksum, 1);
+    s.expect_dropped_bad_checksum(c, &p);
     let mut ms = 1000;
     deliver(&mut s, c, 1, &[0x55; 1460], &mut ms);
 }

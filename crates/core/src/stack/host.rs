@@ -636,25 +636,13 @@ impl Stack {
     /// `touch`, optionally without queueing the socket for transmission (it just said it has
     /// nothing to send).
     fn refile(&mut self, socket: SocketHandle, queue_transmit: bool) {
-        let Some(slot) = self.sockets.get_mut(socket.index as usize) else {
+        let Some(entry) = get_mut(&mut self.sockets, socket.index, socket.generation) else {
             return;
         };
-        if slot.generation != socket.generation {
-            return;
-        }
-        let Some(entry) = slot.value.as_mut() else {
-            return;
-        };
-
         if queue_transmit {
             queue_transmit_if_due(entry, &mut self.transmit_queue, socket);
         }
-        let at = entry.conn.poll_timeout();
-        // A deadline of FAR_FUTURE, never reached, is filed as none.
-        if OptInstant::from(at) != entry.scheduled {
-            entry.scheduled = at.into();
-            self.timers.set(socket, entry.scheduled.get());
-        }
+        file_deadline(entry, &mut self.timers, socket);
         let state = entry.conn.state();
 
         if let Some(lh) = entry.listener {
@@ -743,11 +731,7 @@ impl Stack {
         if sent {
             queue_transmit_if_due(entry, &mut self.transmit_queue, socket);
         }
-        let at = entry.conn.poll_timeout();
-        if OptInstant::from(at) != entry.scheduled {
-            entry.scheduled = at.into();
-            self.timers.set(socket, entry.scheduled.get());
-        }
+        file_deadline(entry, &mut self.timers, socket);
     }
 
     /// Picks a free ephemeral port for `local_ip` towards `remote`.
@@ -842,6 +826,16 @@ impl Stack {
                 n
             }
         }
+    }
+}
+
+/// Files a socket's earliest deadline in the timer queue, if it moved. A deadline of
+/// FAR_FUTURE, never reached, is filed as none.
+fn file_deadline(entry: &mut SocketEntry, timers: &mut TimerQueue, socket: SocketHandle) {
+    let at = OptInstant::from(entry.conn.poll_timeout());
+    if at != entry.scheduled {
+        entry.scheduled = at;
+        timers.set(socket, at.get());
     }
 }
 

@@ -27,6 +27,21 @@ pub enum Timer {
 
 const COUNT: usize = 9;
 
+impl Timer {
+    /// Every timer, in the order of their numbers.
+    pub const ALL: [Timer; COUNT] = [
+        Timer::Retransmit,
+        Timer::Persist,
+        Timer::DelayedAck,
+        Timer::TimeWait,
+        Timer::FinWait2,
+        Timer::Reorder,
+        Timer::Tlp,
+        Timer::Keepalive,
+        Timer::Pacing,
+    ];
+}
+
 /// Deadlines in nanoseconds, `UNSET` for a timer that does not run: half the size of
 /// `Option<Instant>`s, and the minimum is a plain scan of integers.
 #[derive(Debug, Clone)]
@@ -77,19 +92,8 @@ impl Timers {
 
     /// Takes the earliest timer due at `now`, if any.
     pub fn take_expired(&mut self, now: Instant) -> Option<Timer> {
-        const ALL: [Timer; COUNT] = [
-            Timer::Retransmit,
-            Timer::Persist,
-            Timer::DelayedAck,
-            Timer::TimeWait,
-            Timer::FinWait2,
-            Timer::Reorder,
-            Timer::Tlp,
-            Timer::Keepalive,
-            Timer::Pacing,
-        ];
         // A plain scan (a chain of iterator adapters cost a hundred instructions here): the
-        // earliest deadline at or before `now`, the first timer in `ALL` on a tie.
+        // earliest deadline at or before `now`, the first timer in `Timer::ALL` on a tie.
         // A timer not yet due counts as unset; an unset one is never below `earliest`.
         let now = now.as_nanos();
         let (mut earliest, mut due) = (UNSET, None);
@@ -101,7 +105,7 @@ impl Timers {
         }
         let i = due?;
         self.deadlines[i] = UNSET;
-        Some(ALL[i])
+        Some(Timer::ALL[i])
     }
 }
 
@@ -141,17 +145,7 @@ mod tests {
         assert_eq!(t.next(), None);
         assert_eq!(t.take_expired(Instant::FAR_FUTURE), None);
         // Each timer alone comes out as itself.
-        for timer in [
-            Timer::Retransmit,
-            Timer::Persist,
-            Timer::DelayedAck,
-            Timer::TimeWait,
-            Timer::FinWait2,
-            Timer::Reorder,
-            Timer::Tlp,
-            Timer::Keepalive,
-            Timer::Pacing,
-        ] {
+        for timer in Timer::ALL {
             t.set(timer, at(1));
             assert_eq!(t.take_expired(at(1)), Some(timer));
             assert!(!t.is_set(timer));

@@ -291,6 +291,18 @@ impl Script {
         }
     }
 
+    /// Delivers `packet`, whose checksum is wrong, and expects it dropped with no effect on
+    /// `c`: nothing sent, nothing readable, and one more drop counted (the first here).
+    #[track_caller]
+    pub fn expect_dropped_bad_checksum(&mut self, c: SocketHandle, packet: &[u8]) {
+        let now = self.now;
+        self.stack.receive(now, packet);
+        self.at(1000);
+        self.expect_nothing();
+        assert!(!self.stack.readiness(c).readable);
+        assert_eq!(self.stack.counters().dropped_bad_checksum, 1);
+    }
+
     /// The states the stack's connections entered since last asked, in order.
     pub fn entered(&mut self) -> Vec<synack_core::tcp::State> {
         let mut out = Vec::new();
