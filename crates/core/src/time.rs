@@ -110,6 +110,16 @@ impl OptDuration {
     pub(crate) fn get(self) -> Option<Duration> {
         (self.0 != u64::MAX).then(|| Duration::from_nanos(self.0))
     }
+
+    /// The duration in nanoseconds, if any.
+    pub(crate) fn nanos(self) -> Option<u64> {
+        (self.0 != u64::MAX).then_some(self.0)
+    }
+
+    /// A duration of `nanos` nanoseconds, clamped as `From<Option<Duration>>` clamps.
+    pub(crate) fn from_nanos(nanos: u64) -> OptDuration {
+        OptDuration(nanos.min(u64::MAX - 1))
+    }
 }
 
 impl From<Option<Duration>> for OptDuration {

@@ -435,8 +435,10 @@ impl Stack {
         if let Some(control) = self.control.pop_front() {
             return Some(self.emit_control(control, buf));
         }
+        let ttl = self.config.ttl;
         while let Some(socket) = self.transmit_queue.due.pop_front() {
-            let Some(entry) = self.entry_mut(socket) else {
+            // Looked up once for the flag and the poll.
+            let Some((entry, mut ctx)) = self.entry_ctx(socket) else {
                 continue;
             };
             entry.in_transmit_queue = false;
@@ -447,15 +449,11 @@ impl Stack {
                 src: local.ip(),
                 dst: remote.ip(),
                 protocol: IpProtocol::Tcp,
-                ttl: self.config.ttl,
+                ttl,
                 payload_len: 0,
             };
             let header = ip.header_len();
-            let sent = self
-                .with_conn(socket, |conn, ctx| {
-                    conn.poll_transmit(ctx, &mut buf[header..])
-                })
-                .flatten();
+            let sent = entry.conn.poll_transmit(&mut ctx, &mut buf[header..]);
             #[cfg(debug_assertions)]
             assert!(
                 !(expect_idle && sent.is_some()),
@@ -569,15 +567,21 @@ impl Stack {
         socket: SocketHandle,
         f: impl FnOnce(&mut Connection, &mut Ctx<'_>) -> R,
     ) -> Option<R> {
+        let (entry, mut ctx) = self.entry_ctx(socket)?;
+        Some(f(&mut entry.conn, &mut ctx))
+    }
+
+    /// A socket's entry and the context its connection runs in, from one lookup.
+    fn entry_ctx(&mut self, socket: SocketHandle) -> Option<(&mut SocketEntry, Ctx<'_>)> {
         let entry = get_mut(&mut self.sockets, socket.index, socket.generation)?;
-        let mut ctx = ctx(
+        let ctx = ctx(
             self.now,
             &self.config,
             &mut self.counters,
             &mut self.events,
             &mut self.spares,
         );
-        Some(f(&mut entry.conn, &mut ctx))
+        Some((entry, ctx))
     }
 
     /// Creates a connection and files it in the demultiplexer. The caller `touch`es it once

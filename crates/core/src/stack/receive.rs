@@ -9,7 +9,8 @@ use crate::time::Instant;
 use crate::wire::icmpv4::Icmpv4Repr;
 use crate::wire::icmpv6::Icmpv6Repr;
 use crate::wire::{
-    IpProtocol, IpRepr, TcpFlags, TcpPacket, TcpRepr, WireError, checksum, parse_ip, tcp,
+    IpProtocol, IpRepr, TcpFlags, TcpOptions, TcpPacket, TcpRepr, WireError, checksum, parse_ip,
+    tcp,
 };
 
 impl Stack {
@@ -100,10 +101,23 @@ impl Stack {
         remote: SocketAddr,
         socket: Option<super::SocketHandle>,
     ) {
-        let (seg, data) = match TcpRepr::from_packet(packet) {
-            Ok(parsed) => parsed,
+        // `TcpRepr::from_packet`, built where it is used: the options, the only part that can
+        // fail, decoded first (a header returned through a `Result` is copied out of it).
+        let options = match TcpOptions::parse(packet.options()) {
+            Ok(options) => options,
             Err(e) => return self.drop_packet(DropReason::Malformed(e)),
         };
+        let seg = TcpRepr {
+            src_port: packet.src_port(),
+            dst_port: packet.dst_port(),
+            seq: packet.seq_number(),
+            ack: packet.ack_number(),
+            flags: packet.flags(),
+            window: packet.window_len(),
+            urgent: packet.urgent_pointer(),
+            options,
+        };
+        let data = packet.into_payload();
         self.counters.segments_in += 1;
         // MUST-63: a segment from a broadcast or multicast source, or to port 0, is no peer's.
         if !is_unicast(ip.src) || seg.src_port == 0 || seg.dst_port == 0 {
@@ -127,13 +141,15 @@ impl Stack {
     /// everything the old connection saw (RFC 9293 §3.6.1, RFC 1122 4.2.2.13). Returns
     /// whether the old connection was closed for it.
     fn reopens_time_wait(&mut self, socket: super::SocketHandle, seg: &TcpRepr) -> bool {
+        // The segment's flags first: nearly every one has ACK, and then no lookup is needed.
+        if seg.flags.contains(TcpFlags::ACK) || !seg.flags.contains(TcpFlags::SYN) {
+            return false;
+        }
         let Some(entry) = self.entry(socket) else {
             return false;
         };
         let conn = &entry.conn;
         if conn.state() != State::TimeWait
-            || seg.flags.contains(TcpFlags::ACK)
-            || !seg.flags.contains(TcpFlags::SYN)
             || SeqNum(seg.seq) <= conn.rcv_nxt()
             || self.find_listener(conn.local()).is_none()
         {

@@ -630,12 +630,14 @@ impl Connection {
     /// A data segment echoed our timestamp: how long since we sent it, as the receiver
     /// sees the round trip (for `right_size_recv`).
     pub(super) fn on_rcv_echo(&mut self, now: Instant, tsecr: u32) {
-        if let Some(sample) = self.ts_rtt(now, tsecr) {
-            self.rcv_rtt = Some(match self.rcv_rtt.get() {
+        // In whole nanoseconds, as `rcv_rtt` keeps it (this runs for every data segment):
+        // `Duration`'s division floors to the nanosecond too, so the figures are the same.
+        if let Some(ms) = self.ts_rtt_millis(now, tsecr) {
+            let sample = ms * 1_000_000;
+            self.rcv_rtt = OptDuration::from_nanos(match self.rcv_rtt.nanos() {
                 None => sample,
                 Some(r) => r - r / 8 + sample / 8,
-            })
-            .into();
+            });
         }
     }
 
@@ -860,11 +862,16 @@ impl Connection {
     /// The RTT an echoed timestamp shows (RFC 7323 §4.1): now less TSecr on our clock.
     /// An echo of zero or from the future says nothing.
     pub(super) fn ts_rtt(&self, now: Instant, tsecr: u32) -> Option<Duration> {
+        self.ts_rtt_millis(now, tsecr).map(Duration::from_millis)
+    }
+
+    /// `ts_rtt` in whole milliseconds, our timestamp clock's unit.
+    fn ts_rtt_millis(&self, now: Instant, tsecr: u32) -> Option<u64> {
         let elapsed = self.ts_now(now).wrapping_sub(tsecr);
         if tsecr == 0 || elapsed >= 1 << 31 {
             return None;
         }
-        Some(Duration::from_millis(u64::from(elapsed)))
+        Some(u64::from(elapsed))
     }
 
     /// Arms the retransmission timer unless it runs already (RFC 6298 §5.1).

@@ -428,7 +428,22 @@ impl Connection {
         flags: TcpFlags,
         max_payload: usize,
     ) -> (usize, usize) {
-        let mut options = TcpOptions::default();
+        // Built in place, the options after the fixed fields: not assembled and then moved.
+        let mut repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: seq.0,
+            ack: if flags.contains(TcpFlags::ACK) {
+                self.rcv_nxt.0
+            } else {
+                0
+            },
+            flags,
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+        };
+        let options = &mut repr.options;
         if self.ts_ok {
             options.timestamps = Some((self.ts_now(ctx.now), self.ts_recent));
         }
@@ -446,25 +461,12 @@ impl Connection {
             }
             options.sack_len = blocks.len().min(MAX_SACK_BLOCKS) as u8;
         }
-        let window = self.advertise_window();
-        let repr = TcpRepr {
-            src_port: self.local.port(),
-            dst_port: self.remote.port(),
-            seq: seq.0,
-            ack: if flags.contains(TcpFlags::ACK) {
-                self.rcv_nxt.0
-            } else {
-                0
-            },
-            flags,
-            window,
-            urgent: 0,
-            options,
-        };
-        let header = repr.emit_header(buf);
+        repr.window = self.advertise_window();
+        let (header, header_sum) = repr.emit_header_summed(buf);
         let payload = max_payload.min(buf.len() - header);
-        // The payload's sum is taken as it is copied: the checksum reads only the header. A
-        // segment without data (SYN, probe, ACK) may sit before the buffer's first byte.
+        // The payload's sum is taken as it is copied, the header's as it is written: the
+        // checksum reads nothing back. A segment without data (SYN, probe, ACK) may sit
+        // before the buffer's first byte.
         let payload_sum = if payload > 0 {
             self.send_buf
                 .copy_out_sum(seq - self.buf_seq, &mut buf[header..header + payload])
@@ -474,8 +476,7 @@ impl Connection {
         let len = header + payload;
         fill_checksum_with(
             &mut buf[..len],
-            header,
-            payload_sum,
+            header_sum + payload_sum,
             self.local.ip(),
             self.remote.ip(),
         );

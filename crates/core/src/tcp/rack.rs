@@ -168,16 +168,27 @@ impl Rack {
 }
 
 /// The probe timeout (RFC 8985 §7.2): 2·SRTT, plus the worst-case delayed ACK when a single
-/// segment is in flight; 1 s before any RTT sample.
-pub fn pto(srtt: Option<Duration>, one_segment_in_flight: bool) -> Duration {
+/// segment is in flight; 1 s before any RTT sample. In nanoseconds, from SRTT in nanoseconds
+/// (it is worked out for every new segment sent), saturating as adding a `Duration` to an
+/// `Instant` does.
+pub fn pto_nanos(srtt: Option<u64>, one_segment_in_flight: bool) -> u64 {
     let Some(srtt) = srtt else {
-        return Duration::from_secs(1);
+        return NO_SAMPLE_PTO;
     };
-    let mut pto = 2 * srtt;
+    let mut pto = srtt.saturating_mul(2);
     if one_segment_in_flight {
-        pto += WC_DEL_ACK;
+        pto = pto.saturating_add(WC_DEL_ACK.as_nanos() as u64);
     }
-    pto.max(MIN_PTO)
+    pto.max(MIN_PTO.as_nanos() as u64)
+}
+
+/// The probe timeout before any RTT sample, in nanoseconds.
+const NO_SAMPLE_PTO: u64 = 1_000_000_000;
+
+/// [`pto_nanos`] of a `Duration`.
+#[cfg(test)]
+fn pto(srtt: Option<Duration>, one_segment_in_flight: bool) -> Duration {
+    Duration::from_nanos(pto_nanos(srtt.map(nanos), one_segment_in_flight))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::rack;
 use super::scoreboard::AckSummary;
 use super::timers::Timer;
 use super::{SeqNum, State};
+use crate::time::Instant;
 use crate::wire::TcpRepr;
 
 /// Retransmitted ranges remembered per episode for matching D-SACKs; past this, the episode
@@ -276,7 +277,8 @@ impl Connection {
             return;
         }
         let one_segment = self.snd_max - self.snd_una <= self.effective_mss();
-        let at = ctx.now + rack::pto(self.rtt.srtt(), one_segment);
+        let pto = rack::pto_nanos(self.rtt.srtt_nanos(), one_segment);
+        let at = Instant::from_nanos(ctx.now.as_nanos().saturating_add(pto));
         // The RTO would come first: leave it to the RTO.
         if self
             .timers

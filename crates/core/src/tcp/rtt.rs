@@ -118,6 +118,11 @@ impl RttEstimator {
     pub fn srtt(&self) -> Option<Duration> {
         (self.srtt != NO_SAMPLE).then(|| Duration::from_nanos(self.srtt))
     }
+
+    /// SRTT in nanoseconds, as kept.
+    pub fn srtt_nanos(&self) -> Option<u64> {
+        (self.srtt != NO_SAMPLE).then_some(self.srtt)
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,9 @@ const FLAG_DF: u16 = 0x4000;
 const FLAG_MF: u16 = 0x2000;
 const OFFSET_MASK: u16 = 0x1fff;
 
+/// The bits of the flags and offset field that make a packet a fragment: MF, or an offset.
+pub(super) const FRAGMENT_BITS: u16 = FLAG_MF | OFFSET_MASK;
+
 /// A zero-copy view of an IPv4 packet.
 ///
 /// After [`Ipv4Packet::new_checked`] succeeds no accessor can panic: the buffer holds the
@@ -119,7 +122,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
     /// Whether this packet is a fragment of a larger datagram.
     pub fn is_fragment(&self) -> bool {
-        self.u16_at(field::FLG_OFF) & (FLAG_MF | OFFSET_MASK) != 0
+        self.u16_at(field::FLG_OFF) & FRAGMENT_BITS != 0
     }
     /// Time to live.
     pub fn ttl(&self) -> u8 {

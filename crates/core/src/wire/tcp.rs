@@ -236,17 +236,25 @@ impl TcpOptions {
     ///
     /// A window shift above 14 is read as 14 (RFC 7323 §2.3). If an option appears twice the
     /// last one wins.
+    #[inline]
     pub fn parse(options: &[u8]) -> Result<TcpOptions, WireError> {
-        let mut out = TcpOptions::default();
-        // What nearly every segment after the handshake carries, read at once: `1 1 8 10`
-        // and the two stamps (the loop below reads it the same, a byte at a time).
+        // What nearly every segment after the handshake carries, read at once (and in line):
+        // `1 1 8 10` and the two stamps (`parse_any` reads it the same, a byte at a time).
         if let Some((&[kind::NO_OPERATION, kind::NO_OPERATION, kind::TIMESTAMPS, 10], stamps)) =
             options.split_first_chunk::<4>()
             && stamps.len() == 8
         {
-            out.timestamps = Some((be32(&stamps[..4]), be32(&stamps[4..])));
-            return Ok(out);
+            return Ok(TcpOptions {
+                timestamps: Some((be32(&stamps[..4]), be32(&stamps[4..]))),
+                ..TcpOptions::default()
+            });
         }
+        TcpOptions::parse_any(options)
+    }
+
+    /// [`parse`](Self::parse) of any options area.
+    fn parse_any(options: &[u8]) -> Result<TcpOptions, WireError> {
+        let mut out = TcpOptions::default();
         for option in TcpOptionIter::new(options) {
             match option? {
                 TcpOption::MaxSegmentSize(mss) => out.mss = Some(mss),
@@ -293,7 +301,7 @@ impl TcpOptions {
     }
 
     /// The stamps, when timestamps are the only option.
-    fn timestamps_only(&self) -> Option<(u32, u32)> {
+    pub(crate) fn timestamps_only(&self) -> Option<(u32, u32)> {
         match (
             self.mss,
             self.sack_permitted,
@@ -486,6 +494,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         be16(&self.buffer.as_ref()[field::URGENT])
     }
     /// The raw options area.
+    #[inline]
     pub fn options(&self) -> &[u8] {
         &self.buffer.as_ref()[field::OPTIONS..self.header_len()]
     }
@@ -501,6 +510,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 
 impl<'a> TcpPacket<&'a [u8]> {
     /// The payload, borrowed for the buffer's lifetime rather than the view's.
+    #[inline]
     pub fn into_payload(self) -> &'a [u8] {
         let start = self.header_len();
         &self.buffer[start..]
@@ -562,6 +572,26 @@ fn segment_sum(segment: &[u8], src: IpAddr, dst: IpAddr) -> u16 {
 
 const TCP_PROTOCOL: u8 = 6;
 
+/// [`checksum::pseudo_header`] for a TCP segment of `len` bytes, its IPv4 case worked out
+/// in line (it runs for every segment sent and received); the same sum.
+#[inline]
+fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> u64 {
+    let len = len as u32;
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let (s, d) = (s.to_bits(), d.to_bits());
+            u64::from(s >> 16)
+                + u64::from(s & 0xffff)
+                + u64::from(d >> 16)
+                + u64::from(d & 0xffff)
+                + u64::from(TCP_PROTOCOL)
+                + u64::from(len >> 16)
+                + u64::from(len & 0xffff)
+        }
+        _ => checksum::pseudo_header(src, dst, TCP_PROTOCOL, len),
+    }
+}
+
 /// A TCP header, decoded: everything but the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpRepr {
@@ -617,6 +647,45 @@ impl TcpRepr {
         20 + self.options.buffer_len()
     }
 
+    /// [`emit_header`](Self::emit_header), also returning the running sum of the header
+    /// written (for [`fill_checksum_with`]). With timestamps alone, as on nearly every
+    /// segment after the handshake, the header is built whole and summed from the fields
+    /// (the same bytes: `emit_header` lays the options out so), not read back.
+    #[inline]
+    pub fn emit_header_summed(&self, buf: &mut [u8]) -> (usize, u64) {
+        let Some((tsval, tsecr)) = self.options.timestamps_only() else {
+            let len = self.emit_header(buf);
+            return (len, checksum::accumulate(0, &buf[..len]));
+        };
+        const LEN: usize = HEADER_LEN + 12;
+        let offset_flags = [((LEN / 4) as u8) << 4, self.flags.0];
+        let timestamps = [kind::NO_OPERATION, kind::NO_OPERATION, kind::TIMESTAMPS, 10];
+        let mut h = [0u8; LEN];
+        h[field::SRC_PORT].copy_from_slice(&self.src_port.to_be_bytes());
+        h[field::DST_PORT].copy_from_slice(&self.dst_port.to_be_bytes());
+        h[field::SEQ_NUM].copy_from_slice(&self.seq.to_be_bytes());
+        h[field::ACK_NUM].copy_from_slice(&self.ack.to_be_bytes());
+        h[field::DATA_OFF..field::FLAGS + 1].copy_from_slice(&offset_flags);
+        h[field::WIN_SIZE].copy_from_slice(&self.window.to_be_bytes());
+        h[field::URGENT].copy_from_slice(&self.urgent.to_be_bytes());
+        h[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&timestamps);
+        h[HEADER_LEN + 4..HEADER_LEN + 8].copy_from_slice(&tsval.to_be_bytes());
+        h[HEADER_LEN + 8..].copy_from_slice(&tsecr.to_be_bytes());
+        buf[..LEN].copy_from_slice(&h);
+        let words = |v: u32| u64::from(v >> 16) + u64::from(v & 0xffff);
+        let sum = u64::from(self.src_port)
+            + u64::from(self.dst_port)
+            + words(self.seq)
+            + words(self.ack)
+            + u64::from(u16::from_be_bytes(offset_flags))
+            + u64::from(self.window)
+            + u64::from(self.urgent)
+            + words(u32::from_be_bytes(timestamps))
+            + words(tsval)
+            + words(tsecr);
+        (LEN, sum)
+    }
+
     /// Writes the header (checksum zero) into the front of `buf`. Returns the header length.
     /// Panics if `buf` is shorter than `header_len()`.
     pub fn emit_header(&self, buf: &mut [u8]) -> usize {
@@ -645,29 +714,36 @@ pub fn fill_checksum(segment: &mut [u8], src: IpAddr, dst: IpAddr) {
     segment[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
 }
 
-/// Writes the checksum of the segment in `segment` whose payload (after `header_len` bytes
-/// of header, a multiple of 4 as every TCP header is) has the running sum `payload_sum`,
-/// already taken while the payload was copied in: only the header is read here.
-/// Panics if `segment` is shorter than `header_len` or the fixed header.
-pub fn fill_checksum_with(
-    segment: &mut [u8],
-    header_len: usize,
-    payload_sum: u64,
-    src: IpAddr,
-    dst: IpAddr,
-) {
-    segment[field::CHECKSUM].fill(0);
-    let pseudo = checksum::pseudo_header(src, dst, TCP_PROTOCOL, segment.len() as u32);
-    let sum = checksum::accumulate(pseudo, &segment[..header_len]) + payload_sum;
-    let sum = !checksum::fold(sum);
+/// Writes the checksum of the segment in `segment` whose header (checksum field zero) and
+/// payload have the running sum `sum`, taken as they were written (see
+/// [`TcpRepr::emit_header_summed`]): nothing is read back here.
+/// Panics if `segment` is shorter than the fixed header.
+pub fn fill_checksum_with(segment: &mut [u8], sum: u64, src: IpAddr, dst: IpAddr) {
+    let sum = !checksum::fold(pseudo_header(src, dst, segment.len()) + sum);
     segment[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
 }
 
 /// The running sum of a segment's pseudo-header and header (`header`, checksum field as
 /// received): add the payload's sum, then [`sum_verifies`] says whether the checksum holds.
+#[inline]
 pub fn header_sum(header: &[u8], segment_len: usize, src: IpAddr, dst: IpAddr) -> u64 {
-    let pseudo = checksum::pseudo_header(src, dst, TCP_PROTOCOL, segment_len as u32);
-    checksum::accumulate(pseudo, header)
+    let pseudo = pseudo_header(src, dst, segment_len);
+    // The usual header (timestamps alone) is summed as eight 32-bit words: congruent,
+    // modulo 0xffff, to its 16-bit words (2^16 ≡ 1), as `checksum::accumulate` sums them.
+    match header.first_chunk::<{ HEADER_LEN + 12 }>() {
+        Some(words) if header.len() == HEADER_LEN + 12 => {
+            let sum: u64 = pseudo
+                + words
+                    .as_chunks::<4>()
+                    .0
+                    .iter()
+                    .map(|w| u64::from(u32::from_be_bytes(*w)))
+                    .sum::<u64>();
+            // Folded to 33 bits, as every running sum is.
+            (sum & 0xffff_ffff) + (sum >> 32)
+        }
+        _ => checksum::accumulate(pseudo, header),
+    }
 }
 
 /// Whether a whole segment's running sum (pseudo-header included) verifies.
@@ -1063,5 +1139,63 @@ mod tests {
         bad[3] = 9;
         assert!(TcpOptions::parse(&bad).is_err());
         assert!(TcpOptions::parse(&bytes[..11]).is_err());
+    }
+
+    /// The header sum `emit_header_summed` works out from the fields (timestamps alone) or
+    /// reads back (anything else) is the one the written bytes give, and with the payload's
+    /// it makes the checksum `fill_checksum` writes, over IPv4 and IPv6.
+    #[test]
+    fn summed_header_gives_the_checksum_of_the_bytes() {
+        let v6 = (
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0xffff, 2)),
+        );
+        let stamps = TcpOptions {
+            timestamps: Some((0xfedc_ba98, 0x7654_3210)),
+            ..TcpOptions::default()
+        };
+        let with_sack = TcpOptions {
+            sack: [(1, 2), (0xffff_0000, 0xffff_ffff), (0, 0), (0, 0)],
+            sack_len: 2,
+            ..stamps
+        };
+        let payload = [0xff, 0xee, 0xdd];
+        for options in [stamps, with_sack, TcpOptions::default()] {
+            for flags in [TcpFlags::ACK, TcpFlags::ACK | TcpFlags::FIN | TcpFlags::PSH] {
+                let r = TcpRepr {
+                    flags,
+                    window: 0xffff,
+                    urgent: 0x8001,
+                    ..repr(options)
+                };
+                for (src, dst) in [(SRC, DST), v6] {
+                    let mut buf = vec![0x55; r.header_len() + payload.len()];
+                    let (n, sum) = r.emit_header_summed(&mut buf);
+                    assert_eq!(n, r.header_len());
+                    let header_only = checksum::fold(checksum::accumulate(0, &buf[..n]));
+                    assert_eq!(checksum::fold(sum), header_only, "{options:?}");
+                    buf[n..].copy_from_slice(&payload);
+                    let payload_sum = checksum::accumulate(0, &payload);
+                    fill_checksum_with(&mut buf, sum + payload_sum, src, dst);
+                    assert_eq!(buf, segment(&r, &payload, src, dst), "{options:?}");
+                    assert!(
+                        TcpPacket::new_checked(&buf[..])
+                            .unwrap()
+                            .verify_checksum(src, dst)
+                    );
+                    // The receiving side's sum of the header, short cut or not, agrees.
+                    let check = |buf: &[u8]| {
+                        let pseudo = checksum::pseudo_header(src, dst, 6, buf.len() as u32);
+                        let header = header_sum(&buf[..n], buf.len(), src, dst);
+                        let slow = checksum::accumulate(pseudo, &buf[..n]);
+                        assert_eq!(checksum::fold(header), checksum::fold(slow));
+                        sum_verifies(header + payload_sum)
+                    };
+                    assert!(check(&buf));
+                    buf[n - 1] ^= 0x40;
+                    assert!(!check(&buf));
+                }
+            }
+        }
     }
 }
