@@ -208,13 +208,13 @@ impl Stack {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
         while let Some((at, socket)) = self.timers.pop_due(self.now) {
-            let Some(entry) = self.entry_mut(socket) else {
+            let Some((entry, mut ctx)) = self.entry_ctx(socket) else {
                 continue;
             };
             // Its entry left the queue; `touch` files the next deadline, if any.
             debug_assert_eq!(entry.scheduled.get(), Some(at));
             entry.scheduled = OptInstant::NONE;
-            self.with_conn(socket, |conn, ctx| conn.on_timeout(ctx));
+            entry.conn.on_timeout(&mut ctx);
             self.touch(socket);
         }
     }
@@ -332,7 +332,8 @@ impl Stack {
             }
             None => self.ephemeral(local_ip, remote)?,
         };
-        let socket = self.insert_connection(local, remote, Connection::connect);
+        let socket =
+            self.insert_connection(local, remote, State::Closed, None, Connection::connect);
         self.touch(socket);
         Ok(socket)
     }
@@ -584,13 +585,18 @@ impl Stack {
         Some((entry, ctx))
     }
 
-    /// Creates a connection and files it in the demultiplexer. The caller `touch`es it once
-    /// it is set up (that queues its first segment), so each new connection is filed once.
+    /// Creates a connection, `blank` in `state` (and a child of `listener`, if any), and
+    /// files it in the demultiplexer; `open` then starts it where it lies in the slab (a
+    /// connection is close to a kilobyte: made elsewhere, it is copied on every move). The
+    /// caller `touch`es it once it is set up (that queues its first segment), so each new
+    /// connection is filed once.
     pub(super) fn insert_connection(
         &mut self,
         local: SocketAddr,
         remote: SocketAddr,
-        make: impl FnOnce(&mut Ctx<'_>, Endpoints) -> Connection,
+        state: State,
+        listener: Option<ListenerHandle>,
+        open: impl FnOnce(&mut Connection, &mut Ctx<'_>),
     ) -> SocketHandle {
         let (index, generation) = reserve(&mut self.sockets, &mut self.free_sockets);
         let socket = SocketHandle { index, generation };
@@ -611,10 +617,9 @@ impl Stack {
             &mut self.events,
             &mut self.spares,
         );
-        let conn = make(&mut ctx, ep);
-        self.sockets[index as usize].value = Some(SocketEntry {
-            conn,
-            listener: None,
+        let entry = self.sockets[index as usize].value.insert(SocketEntry {
+            conn: Connection::blank(&mut ctx, ep, state),
+            listener,
             queued_for_accept: false,
             in_transmit_queue: false,
             in_ready_queue: false,
@@ -626,6 +631,7 @@ impl Stack {
             #[cfg(debug_assertions)]
             in_idle_audit: false,
         });
+        open(&mut entry.conn, &mut ctx);
         self.demux.insert(local, remote, socket);
         socket
     }

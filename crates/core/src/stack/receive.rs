@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::host::{Control, Stack, is_unicast};
 use super::{DropReason, Event};
-use crate::tcp::{Connection, SeqNum, State};
+use crate::tcp::{SeqNum, State};
 use crate::time::Instant;
 use crate::wire::icmpv4::Icmpv4Repr;
 use crate::wire::icmpv6::Icmpv6Repr;
@@ -207,12 +207,10 @@ impl Stack {
             return self.drop_packet(DropReason::BacklogFull);
         }
         l.children += 1;
-        let socket = self.insert_connection(local, remote, |ctx, ep| {
-            Connection::accept_syn(ctx, ep, SeqNum(seg.seq), seg.window, &seg.options)
-        });
-        if let Some(entry) = self.entry_mut(socket) {
-            entry.listener = Some(listener);
-        }
+        let socket =
+            self.insert_connection(local, remote, State::Listen, Some(listener), |conn, ctx| {
+                conn.accept_syn(ctx, SeqNum(seg.seq), seg.window, &seg.options)
+            });
         self.touch(socket);
     }
 

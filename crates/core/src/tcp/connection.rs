@@ -214,7 +214,9 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn blank(ctx: &mut Ctx<'_>, ep: Endpoints, state: State) -> Connection {
+    /// A connection in `state` with nothing negotiated yet, for `connect` or `accept_syn` to
+    /// start where it will live (close to a kilobyte: better made in place than moved).
+    pub(crate) fn blank(ctx: &mut Ctx<'_>, ep: Endpoints, state: State) -> Connection {
         let c = ctx.config;
         Connection {
             handle: ep.handle,
@@ -302,32 +304,31 @@ impl Connection {
         }
     }
 
-    /// Active OPEN (RFC 9293 §3.10.1): enters SYN-SENT; the SYN goes out on the next poll.
-    pub(crate) fn connect(ctx: &mut Ctx<'_>, ep: Endpoints) -> Connection {
-        let mut conn = Connection::blank(ctx, ep, State::Closed);
-        conn.set_state(ctx, State::SynSent);
-        conn
+    /// Active OPEN (RFC 9293 §3.10.1) of a `blank` connection made in CLOSED: enters
+    /// SYN-SENT; the SYN goes out on the next poll.
+    pub(crate) fn connect(&mut self, ctx: &mut Ctx<'_>) {
+        debug_assert_eq!(self.state, State::Closed);
+        self.set_state(ctx, State::SynSent);
     }
 
-    /// A SYN reached a listener (RFC 9293 §3.10.7.2): enters SYN-RECEIVED; the SYN-ACK goes
-    /// out on the next poll.
+    /// A SYN reached a listener (RFC 9293 §3.10.7.2), for a `blank` connection made in
+    /// LISTEN: enters SYN-RECEIVED; the SYN-ACK goes out on the next poll.
     pub(crate) fn accept_syn(
+        &mut self,
         ctx: &mut Ctx<'_>,
-        ep: Endpoints,
         seg_seq: SeqNum,
         seg_window: u16,
         options: &TcpOptions,
-    ) -> Connection {
-        let mut conn = Connection::blank(ctx, ep, State::Listen);
-        conn.passive = true;
-        conn.take_syn(ctx, seg_seq, options);
+    ) {
+        debug_assert_eq!(self.state, State::Listen);
+        self.passive = true;
+        self.take_syn(ctx, seg_seq, options);
         // The window in a SYN is never scaled (RFC 7323 §2.2).
-        conn.snd_wnd = usize::from(seg_window);
-        conn.max_snd_wnd = conn.snd_wnd;
-        conn.snd_wl1 = seg_seq;
-        conn.snd_wl2 = conn.snd_una;
-        conn.set_state(ctx, State::SynReceived);
-        conn
+        self.snd_wnd = usize::from(seg_window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg_seq;
+        self.snd_wl2 = self.snd_una;
+        self.set_state(ctx, State::SynReceived);
     }
 
     /// The segment being timed for an RTT sample, if any: (its end sequence, when sent).

@@ -93,7 +93,8 @@ impl Connection {
             || self.rexmit.is_some()
             || (self.sack_ok && self.board.any_lost())
             // Unsent data (which may also arm the persist or pacing timer), or an unsent FIN.
-            || self.data_end() > self.snd_nxt
+            // Data queued in SYN-SENT waits for the ACK that completes the handshake.
+            || (self.data_end() > self.snd_nxt && self.state != State::SynSent)
             || self.fin_seq.is_some_and(|f| self.snd_nxt <= f)
             // A SYN or SYN-ACK not yet sent (`snd_nxt` is then still the ISS).
             || self.snd_nxt == self.iss
