@@ -996,6 +996,18 @@ mod tests {
         Stack::new(config, Instant::from_nanos(0))
     }
 
+    /// A client stack, and a server stack listening on [`server_addr`].
+    fn pair() -> (Stack, Stack, ListenerHandle) {
+        let client = stack([10, 0, 0, 1], 1);
+        let mut server = stack([10, 0, 0, 2], 2);
+        let l = server.listen(server_addr(), 8).unwrap();
+        (client, server, l)
+    }
+
+    fn server_addr() -> SocketAddr {
+        "10.0.0.2:80".parse().unwrap()
+    }
+
     /// Every packet each stack has goes to the other, until neither has any.
     fn pump(a: &mut Stack, b: &mut Stack, now: Instant) {
         fn drain(from: &mut Stack, to: &mut Stack, now: Instant) -> bool {
@@ -1012,8 +1024,7 @@ mod tests {
 
     /// A request and its answer, then a close from both ends; returns when both are gone.
     fn exchange(client: &mut Stack, server: &mut Stack, l: ListenerHandle, now: &mut Instant) {
-        let to: SocketAddr = "10.0.0.2:80".parse().unwrap();
-        let c = client.connect(*now, to, None).unwrap();
+        let c = client.connect(*now, server_addr(), None).unwrap();
         pump(client, server, *now);
         let s = server.accept(l).unwrap();
         assert_eq!(client.send(*now, c, b"request"), Ok(7));
@@ -1054,12 +1065,9 @@ mod tests {
             }
             out
         }
-        let mut client = stack([10, 0, 0, 1], 1);
-        let mut server = stack([10, 0, 0, 2], 2);
-        let l = server.listen("10.0.0.2:80".parse().unwrap(), 8).unwrap();
+        let (mut client, mut server, l) = pair();
         let now = Instant::from_nanos(1);
-        let to: SocketAddr = "10.0.0.2:80".parse().unwrap();
-        let c = client.connect(now, to, None).unwrap();
+        let c = client.connect(now, server_addr(), None).unwrap();
         assert_eq!(client.send(now, c, b"request"), Ok(7));
         assert_eq!(
             segments(&mut client, &mut server, now),
@@ -1080,7 +1088,7 @@ mod tests {
         assert_eq!(&buf[..8], b"request!");
 
         // Closed before the handshake: gone, and what was queued with it.
-        let c = client.connect(now, to, None).unwrap();
+        let c = client.connect(now, server_addr(), None).unwrap();
         assert_eq!(client.send(now, c, b"lost"), Ok(4));
         client.close(now, c);
         assert_eq!(client.state(c), None);
@@ -1102,13 +1110,9 @@ mod tests {
             }
             got
         }
-        let mut client = stack([10, 0, 0, 1], 1);
-        let mut server = stack([10, 0, 0, 2], 2);
-        let l = server.listen("10.0.0.2:80".parse().unwrap(), 8).unwrap();
+        let (mut client, mut server, l) = pair();
         let now = Instant::from_nanos(1);
-        let c = client
-            .connect(now, "10.0.0.2:80".parse().unwrap(), None)
-            .unwrap();
+        let c = client.connect(now, server_addr(), None).unwrap();
         assert_eq!(check(&mut client, c, 16), Err(SocketError::WouldBlock));
         assert_eq!(check(&mut client, c, 0), Ok(0));
         pump(&mut client, &mut server, now);
@@ -1145,13 +1149,9 @@ mod tests {
     /// checks `may_transmit` that way.)
     #[test]
     fn only_a_connection_with_something_to_send_is_polled() {
-        let mut client = stack([10, 0, 0, 1], 1);
-        let mut server = stack([10, 0, 0, 2], 2);
-        let l = server.listen("10.0.0.2:80".parse().unwrap(), 8).unwrap();
+        let (mut client, mut server, l) = pair();
         let now = Instant::from_nanos(1);
-        let c = client
-            .connect(now, "10.0.0.2:80".parse().unwrap(), None)
-            .unwrap();
+        let c = client.connect(now, server_addr(), None).unwrap();
         let may = |stack: &Stack, s| stack.entry(s).unwrap().conn.may_transmit();
         assert!(may(&client, c), "the SYN is due");
         pump(&mut client, &mut server, now);
@@ -1172,9 +1172,7 @@ mod tests {
     /// connection takes them: a stream of short connections reuses the same few.
     #[test]
     fn short_connections_reuse_spare_storage() {
-        let mut client = stack([10, 0, 0, 1], 1);
-        let mut server = stack([10, 0, 0, 2], 2);
-        let l = server.listen("10.0.0.2:80".parse().unwrap(), 8).unwrap();
+        let (mut client, mut server, l) = pair();
         let mut now = Instant::from_nanos(1);
         assert_eq!(client.spares.len(), (0, 0));
         exchange(&mut client, &mut server, l, &mut now);

@@ -101,22 +101,12 @@ impl Stack {
         remote: SocketAddr,
         socket: Option<super::SocketHandle>,
     ) {
-        // `TcpRepr::from_packet`, built where it is used: the options, the only part that can
-        // fail, decoded first (a header returned through a `Result` is copied out of it).
+        // `TcpRepr::from_packet` in its two steps, so the header is built where it is used.
         let options = match TcpOptions::parse(packet.options()) {
             Ok(options) => options,
             Err(e) => return self.drop_packet(DropReason::Malformed(e)),
         };
-        let seg = TcpRepr {
-            src_port: packet.src_port(),
-            dst_port: packet.dst_port(),
-            seq: packet.seq_number(),
-            ack: packet.ack_number(),
-            flags: packet.flags(),
-            window: packet.window_len(),
-            urgent: packet.urgent_pointer(),
-            options,
-        };
+        let seg = TcpRepr::with_options(&packet, options);
         let data = packet.into_payload();
         self.counters.segments_in += 1;
         // MUST-63: a segment from a broadcast or multicast source, or to port 0, is no peer's.

@@ -301,7 +301,7 @@ impl TcpOptions {
     }
 
     /// The stamps, when timestamps are the only option.
-    pub(crate) fn timestamps_only(&self) -> Option<(u32, u32)> {
+    fn timestamps_only(&self) -> Option<(u32, u32)> {
         match (
             self.mss,
             self.sack_permitted,
@@ -629,7 +629,16 @@ impl TcpRepr {
     /// its checksum verified, if it is to be): the header's fields and options decoded.
     /// Like the packet's accessors, panics on a buffer `new_checked` would have refused.
     pub fn from_packet(p: TcpPacket<&[u8]>) -> Result<(TcpRepr, &[u8]), WireError> {
-        let repr = TcpRepr {
+        let options = TcpOptions::parse(p.options())?;
+        Ok((TcpRepr::with_options(&p, options), p.into_payload()))
+    }
+
+    /// [`from_packet`](Self::from_packet) with the options already decoded, the one step
+    /// that can fail: the fields read where the caller wants the header, with nothing to
+    /// move out of a `Result` (this runs for every segment received).
+    #[inline]
+    pub fn with_options(p: &TcpPacket<&[u8]>, options: TcpOptions) -> TcpRepr {
+        TcpRepr {
             src_port: p.src_port(),
             dst_port: p.dst_port(),
             seq: p.seq_number(),
@@ -637,9 +646,8 @@ impl TcpRepr {
             flags: p.flags(),
             window: p.window_len(),
             urgent: p.urgent_pointer(),
-            options: TcpOptions::parse(p.options())?,
-        };
-        Ok((repr, p.into_payload()))
+            options,
+        }
     }
 
     /// The header length `emit_header` writes, options included.
@@ -727,22 +735,26 @@ pub fn fill_checksum_with(segment: &mut [u8], sum: u64, src: IpAddr, dst: IpAddr
 /// received): add the payload's sum, then [`sum_verifies`] says whether the checksum holds.
 #[inline]
 pub fn header_sum(header: &[u8], segment_len: usize, src: IpAddr, dst: IpAddr) -> u64 {
-    let pseudo = pseudo_header(src, dst, segment_len);
-    // The usual header (timestamps alone) is summed as eight 32-bit words: congruent,
-    // modulo 0xffff, to its 16-bit words (2^16 ≡ 1), as `checksum::accumulate` sums them.
+    header_words_sum(pseudo_header(src, dst, segment_len), header)
+}
+
+/// `checksum::accumulate(sum, header)` with the usual header (timestamps alone, 32 bytes)
+/// summed as eight 32-bit words of a known count: congruent, modulo 0xffff, to its 16-bit
+/// words (2^16 ≡ 1), as `accumulate` sums them, and folded to 33 bits as it folds.
+#[inline]
+fn header_words_sum(sum: u64, header: &[u8]) -> u64 {
     match header.first_chunk::<{ HEADER_LEN + 12 }>() {
         Some(words) if header.len() == HEADER_LEN + 12 => {
-            let sum: u64 = pseudo
+            let sum = sum
                 + words
                     .as_chunks::<4>()
                     .0
                     .iter()
                     .map(|w| u64::from(u32::from_be_bytes(*w)))
                     .sum::<u64>();
-            // Folded to 33 bits, as every running sum is.
             (sum & 0xffff_ffff) + (sum >> 32)
         }
-        _ => checksum::accumulate(pseudo, header),
+        _ => checksum::accumulate(sum, header),
     }
 }
 
